@@ -1,0 +1,66 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+SWIFT ?= swift
+# Debian's python3 carries python3-protobuf, PyYAML and jsonschema (tools/oms-env.sh installs them).
+PYTHON ?= /usr/bin/python3
+CONFIG ?= debug
+
+.PHONY: help env build build-release run test up down status logs proto proto-check bench reset clean
+
+help:
+	@echo "make run    set up, build, start MariaDB + Redis + the five services, show them working"
+	@echo "make test   set up, then run every test"
+	@echo "make up / make down / make status / make logs   the suite in the background under .oms/"
+	@echo "make proto  regenerate protoc-c output and the Swift layer (committed)"
+	@echo "make bench  benchmarks (figures go to docs/benchmarks.md)"
+	@echo "make reset  stop everything and delete .oms/"
+
+env:
+	@tools/oms-env.sh start
+
+build: env
+	$(SWIFT) build -c $(CONFIG)
+
+build-release: env
+	$(SWIFT) build -c release
+
+run: build-release
+	@tools/oms-suite.sh restart release
+	@tools/oms-demo.sh
+
+test: env
+	@tools/gen-proto.sh --check
+	$(PYTHON) tools/test_compose.py
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+up: build
+	@tools/oms-suite.sh start $(CONFIG)
+
+down:
+	@tools/oms-suite.sh stop
+	@tools/oms-env.sh stop
+
+status:
+	@tools/oms-env.sh status
+	@tools/oms-suite.sh status
+
+logs:
+	@tail -n 50 .oms/run/*.log
+
+proto:
+	@tools/gen-proto.sh
+
+proto-check:
+	@tools/gen-proto.sh --check
+
+bench: build-release
+	@tools/bench.sh
+
+reset:
+	@tools/oms-suite.sh stop || true
+	@tools/oms-env.sh reset
+
+clean:
+	$(SWIFT) package clean

@@ -1,0 +1,115 @@
+import Foundation
+
+/// Where each service of the suite listens by default (docs/operations.md).
+public enum SuiteDefaults {
+    public static let ports: [String: Int] = [
+        "checkout": 7100, "inventory": 7101, "orders": 7102, "payments": 7103, "shipments": 7104,
+    ]
+    /// Prometheus text endpoints: 9100 + the RPC port's last two digits.
+    public static let metricsPorts: [String: Int] = [
+        "checkout": 9100, "inventory": 9101, "orders": 9102, "payments": 9103, "shipments": 9104,
+    ]
+    public static let services = ["checkout", "inventory", "orders", "payments", "shipments"]
+}
+
+/// A `host:port` pair.
+public struct ServiceAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+    /// Parses `host:port` (IPv6 as `[::1]:7101`).
+    /// - Throws: `ConfigurationError`.
+    public init(parsing text: String) throws {
+        var hostPart: Substring
+        var portPart: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            portPart = text[text.index(after: close)...].drop(while: { $0 == ":" })
+        } else if let colon = text.lastIndex(of: ":") {
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+        } else {
+            throw ConfigurationError("address '\(text)' must be host:port")
+        }
+        guard !hostPart.isEmpty, let port = Int(portPart), (1...65535).contains(port) else {
+            throw ConfigurationError("address '\(text)' must be host:port with a port in 1...65535")
+        }
+        self.host = String(hostPart)
+        self.port = port
+    }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The settings every service executable shares. Service-specific settings are read from
+/// `settings` by the service module.
+public struct ServiceConfiguration: Sendable {
+    public var name: String
+    public var listen: ServiceAddress
+    /// Port of the Prometheus text endpoint (HTTP `GET /metrics`); nil disables it.
+    public var metricsPort: Int?
+    public var databaseURL: String?
+    public var replicaDatabaseURL: String?
+    public var redisURL: String?
+    /// The suite's shared bearer token.
+    public var authToken: String
+    public var maxFrameBytes: Int
+    public var maxConnections: Int
+    public var maxCallsPerConnection: Int
+    public var idleTimeout: Duration
+    public var drainTimeout: Duration
+    public var logLevel: String
+    public var settings: Settings
+
+    /// Reads the shared settings.
+    /// - Throws: `ConfigurationError` naming the setting that is missing or wrong.
+    public init(service: String, arguments: [String], environment: [String: String]) throws {
+        let s = try Settings(service: service, arguments: arguments, environment: environment)
+        settings = s
+        name = service
+        let host = s.string("host", default: "127.0.0.1")
+        let port = try s.int("port", default: SuiteDefaults.ports[service] ?? 0, range: 0...65535)
+        listen = ServiceAddress(host: host, port: port)
+        let metrics = try s.int("metrics-port", default: SuiteDefaults.metricsPorts[service] ?? 0, range: 0...65535)
+        metricsPort = metrics == 0 ? nil : metrics
+        databaseURL = s.string("db-url")
+        replicaDatabaseURL = s.string("db-replica-url")
+        redisURL = s.string("redis-url")
+        authToken = try Self.loadToken(s, environment: environment)
+        maxFrameBytes = try s.int("max-frame-bytes", default: 4 << 20, range: 1024...(64 << 20))
+        maxConnections = try s.int("max-connections", default: 1024, range: 1...100_000)
+        maxCallsPerConnection = try s.int("max-calls-per-connection", default: 20_000, range: 1...1_000_000)
+        idleTimeout = try s.duration("idle-timeout", default: .seconds(300))
+        drainTimeout = try s.duration("drain-timeout", default: .seconds(10))
+        logLevel = s.string("log-level", default: "info")
+    }
+
+    /// The address of another service of the suite: `--orders-addr` / `OMS_ORDERS_ADDR`,
+    /// defaulting to loopback and the suite's default port.
+    /// - Throws: `ConfigurationError` when the setting is malformed.
+    public func peer(_ service: String) throws -> ServiceAddress {
+        if let raw = settings.string("\(service)-addr") { return try ServiceAddress(parsing: raw) }
+        return ServiceAddress(host: "127.0.0.1", port: SuiteDefaults.ports[service] ?? 0)
+    }
+
+    /// The token: `--auth-token` / `OMS_AUTH_TOKEN`, else the file named by `--auth-token-file` /
+    /// `OMS_AUTH_TOKEN_FILE`, else `.oms/auth-token` under the current directory.
+    static func loadToken(_ s: Settings, environment: [String: String]) throws -> String {
+        if let token = s.string("auth-token") { return try validated(token, source: "OMS_AUTH_TOKEN") }
+        let path = s.string("auth-token-file") ?? FileManager.default.currentDirectoryPath + "/.oms/auth-token"
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
+            throw ConfigurationError("no auth token: set OMS_AUTH_TOKEN or OMS_AUTH_TOKEN_FILE (looked for \(path))")
+        }
+        return try validated(text.trimmingCharacters(in: .whitespacesAndNewlines), source: path)
+    }
+
+    private static func validated(_ token: String, source: String) throws -> String {
+        guard token.count >= 16, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw ConfigurationError("auth token from \(source) must be at least 16 printable ASCII characters")
+        }
+        return token
+    }
+}

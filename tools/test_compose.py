@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Validates docker-compose.yml against the Compose specification's JSON schema and checks
+that it stays consistent with the repository (Dockerfiles, ports, health checks, depends_on).
+
+Run by `make test`; needs Debian's python3-yaml and python3-jsonschema."""
+import json
+import os
+import sys
+
+import jsonschema
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMA_CANDIDATES = [
+    os.environ.get("OMS_COMPOSE_SCHEMA", ""),
+    os.path.join(ROOT, "..", "shared", "data", "compose-spec.json"),
+]
+SERVICES = {"checkout": 7100, "inventory": 7101, "orders": 7102, "payments": 7103, "shipments": 7104}
+
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+
+
+def main():
+    schema_path = next((p for p in SCHEMA_CANDIDATES if p and os.path.exists(p)), None)
+    if schema_path is None:
+        print("compose: FAILED: compose-spec.json not found (set OMS_COMPOSE_SCHEMA)")
+        return 1
+    with open(schema_path) as f:
+        schema = json.load(f)
+    with open(os.path.join(ROOT, "docker-compose.yml")) as f:
+        compose = yaml.safe_load(f)
+
+    validator = jsonschema.Draft7Validator(schema)
+    for error in sorted(validator.iter_errors(compose), key=lambda e: list(e.path)):
+        failures.append("schema: %s: %s" % ("/".join(map(str, error.path)), error.message))
+
+    services = compose.get("services", {})
+    for infra in ("mysql", "redis"):
+        check(infra in services, "service %s is missing" % infra)
+        check("healthcheck" in services.get(infra, {}), "%s has no healthcheck" % infra)
+    check(services.get("mysql", {}).get("image", "").startswith("mysql:8"), "mysql must use a MySQL 8 image")
+    check(services.get("redis", {}).get("image", "").startswith("redis:7"), "redis must use a Redis 7 image")
+    for name, port in SERVICES.items():
+        svc = services.get(name)
+        check(svc is not None, "service %s is missing" % name)
+        if svc is None:
+            continue
+        dockerfile = svc.get("build", {}).get("dockerfile", "")
+        check(dockerfile == "services/%s/Dockerfile" % name, "%s must build from services/%s/Dockerfile" % (name, name))
+        check(os.path.exists(os.path.join(ROOT, dockerfile)), "%s: %s does not exist" % (name, dockerfile))
+        check("healthcheck" in svc, "%s has no healthcheck" % name)
+        env = svc.get("environment", {})
+        check(env.get("OMS_%s_PORT" % name.upper()) == str(port), "%s must listen on %d" % (name, port))
+        check("OMS_%s_DB_URL" % name.upper() in env, "%s has no database URL" % name)
+        deps = svc.get("depends_on", {})
+        check(isinstance(deps, dict), "%s: depends_on must use conditions" % name)
+        for dep, spec in (deps or {}).items():
+            check(spec.get("condition") == "service_healthy", "%s depends on %s without service_healthy" % (name, dep))
+        check("mysql" in deps and "redis" in deps, "%s must wait for mysql and redis" % name)
+    for name in ("inventory", "orders", "payments"):
+        check(name in services.get("checkout", {}).get("depends_on", {}), "checkout must wait for %s" % name)
+
+    if failures:
+        for f in failures:
+            print("compose: FAILED: " + f)
+        print("0 passed, 1 failed")
+        return 1
+    print("compose: docker-compose.yml is valid against %s" % os.path.relpath(schema_path, ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
