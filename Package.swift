@@ -81,6 +81,7 @@ let package = Package(
                 "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -129,5 +130,11 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "OMSMySQLTests", dependencies: ["OMSMySQL", "OMSTestKit"], swiftSettings: strict),
         .testTarget(name: "OMSRedisTests", dependencies: ["OMSRedis", "OMSTestKit"], swiftSettings: strict),
+        .testTarget(name: "OMSServiceKitTests", dependencies: ["OMSServiceKit"], swiftSettings: strict),
+        .testTarget(name: "InventoryTests", dependencies: ["Inventory", "OMSTestKit", "OMSClient"], swiftSettings: strict),
+        .testTarget(name: "OrdersTests", dependencies: ["Orders", "OMSTestKit", "OMSClient"], swiftSettings: strict),
+        .testTarget(name: "PaymentsTests", dependencies: ["Payments", "OMSTestKit", "OMSClient"], swiftSettings: strict),
+        .testTarget(name: "ShipmentsTests", dependencies: ["Shipments", "OMSTestKit", "OMSClient"], swiftSettings: strict),
+        .testTarget(name: "CheckoutTests", dependencies: ["Checkout", "OMSTestKit", "OMSClient"], swiftSettings: strict),
     ]
 )
