@@ -41,8 +41,10 @@ public final class ServiceProcess: @unchecked Sendable {
     /// Starts the process (appending to its log file).
     /// - Throws: when the executable cannot be launched.
     public func start() throws {
-        lock.lock()
-        defer { lock.unlock() }
+        try lock.withLock { try startLocked() }
+    }
+
+    private func startLocked() throws {
         if let p = process, p.isRunning { return }
         if !FileManager.default.fileExists(atPath: logFile.path) {
             FileManager.default.createFile(atPath: logFile.path, contents: nil)
@@ -61,24 +63,18 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     public var isRunning: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return process?.isRunning ?? false
+        lock.withLock { process?.isRunning ?? false }
     }
 
     public var pid: Int32? {
-        lock.lock()
-        defer { lock.unlock() }
-        return process?.processIdentifier
+        lock.withLock { process?.processIdentifier }
     }
 
     /// Sends `signal` (SIGTERM for a graceful stop, SIGKILL for a crash) and waits for exit.
     /// - Returns: the exit status, or nil when it was not running.
     @discardableResult
     public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(20)) async -> Int32? {
-        lock.lock()
-        let p = process
-        lock.unlock()
+        let p = lock.withLock { process }
         guard let p, p.isRunning else { return nil }
         kill(p.processIdentifier, signal)
         let deadline = ContinuousClock.now + timeout

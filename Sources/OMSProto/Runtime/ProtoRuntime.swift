@@ -1,0 +1,140 @@
+internal import CProtobufC
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Encoding and decoding through libprotobuf-c, shared by every generated message.
+enum ProtoRuntime {
+    /// Builds the protoc-c struct in an arena, packs it, frees the arena.
+    static func serialize<M: CProtoConvertible>(_ message: M) -> [UInt8] {
+        let arena = ProtoArena()
+        let c = arena.message(message)
+        return withExtendedLifetime(arena) {
+            let base = UnsafeRawPointer(c).assumingMemoryBound(to: ProtobufCMessage.self)
+            let size = protobuf_c_message_get_packed_size(base)
+            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                guard size > 0, let out = buffer.baseAddress else {
+                    count = 0
+                    return
+                }
+                count = protobuf_c_message_pack(base, out)
+            }
+        }
+    }
+
+    /// Checks the wire bytes (`ProtoWireValidator`), unpacks them with libprotobuf-c, copies the
+    /// result into Swift values and frees the C message.
+    static func deserialize<M: CProtoConvertible>(_ bytes: some Collection<UInt8>) throws -> M {
+        if let result = try bytes.withContiguousStorageIfAvailable({
+            try decode(M.self, UnsafeRawBufferPointer($0))
+        }) {
+            return result
+        }
+        return try Array(bytes).withUnsafeBytes { try decode(M.self, $0) }
+    }
+
+    private static func decode<M: CProtoConvertible>(_: M.Type, _ bytes: UnsafeRawBufferPointer) throws -> M {
+        let probe = UnsafeMutablePointer<M.CMessage>.allocate(capacity: 1)
+        defer { probe.deallocate() }
+        UnsafeMutableRawPointer(probe).initializeMemory(
+            as: UInt8.self, repeating: 0, count: MemoryLayout<M.CMessage>.stride)
+        M.cInit(probe)
+        guard let descriptor = UnsafeRawPointer(probe).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor
+        else { throw ProtoDecodingError("no descriptor for \(M.self)") }
+
+        try ProtoWireValidator.validate(bytes, descriptor)
+
+        var zero: UInt8 = 0
+        let unpacked: UnsafeMutablePointer<ProtobufCMessage>? = withUnsafePointer(to: &zero) { empty in
+            let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? empty
+            return protobuf_c_message_unpack(descriptor, nil, bytes.count, data)
+        }
+        guard let unpacked else {
+            throw ProtoDecodingError("bytes do not decode as \(messageName(descriptor))")
+        }
+        defer { protobuf_c_message_free_unpacked(unpacked, nil) }
+        return try M(_fromC: UnsafeRawPointer(unpacked).assumingMemoryBound(to: M.CMessage.self))
+    }
+
+    static func messageName(_ descriptor: UnsafePointer<ProtobufCMessageDescriptor>) -> String {
+        guard let name = descriptor.pointee.name else { return "message" }
+        return String(cString: name)
+    }
+
+    // MARK: C → Swift helpers used by generated code
+
+    /// A protoc-c string (already checked for UTF-8 and NUL by the validator); nil reads as "".
+    @inline(__always)
+    static func string(_ p: UnsafePointer<CChar>?) -> String {
+        guard let p else { return "" }
+        let length = strlen(p)
+        return p.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
+    }
+
+    @inline(__always)
+    static func string(_ p: UnsafeMutablePointer<CChar>?) -> String {
+        string(UnsafePointer(p))
+    }
+
+    /// A copy of protoc-c binary data.
+    @inline(__always)
+    static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+        guard data.len > 0, let p = data.data else { return [] }
+        return Array(UnsafeBufferPointer(start: p, count: data.len))
+    }
+
+    /// Throws instead of crashing when a pointer libprotobuf-c should have set is missing.
+    static func nonNull<T>(_ p: UnsafeMutablePointer<T>?) throws -> UnsafeMutablePointer<T> {
+        guard let p else { throw ProtoDecodingError("missing submessage") }
+        return p
+    }
+
+    /// A copy of a repeated scalar field.
+    static func array<T>(_ p: UnsafeMutablePointer<T>?, _ count: Int) throws -> [T] {
+        if count == 0 { return [] }
+        guard let p else { throw ProtoDecodingError("missing repeated field storage") }
+        return Array(UnsafeBufferPointer(start: p, count: count))
+    }
+
+    /// A converted copy of a repeated field.
+    static func array<T, U>(_ p: UnsafeMutablePointer<T>?, _ count: Int, _ transform: (T) throws -> U) throws -> [U] {
+        if count == 0 { return [] }
+        guard let p else { throw ProtoDecodingError("missing repeated field storage") }
+        var result: [U] = []
+        result.reserveCapacity(count)
+        for i in 0..<count { result.append(try transform(p[i])) }
+        return result
+    }
+
+    /// A repeated message field.
+    static func messages<M: CProtoConvertible>(
+        _ p: UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?, _ count: Int
+    ) throws -> [M] {
+        try array(p, count) { element in
+            guard let element else { throw ProtoDecodingError("missing repeated submessage") }
+            return try M(_fromC: element)
+        }
+    }
+
+    /// A map field (repeated entry messages); a later duplicate key wins, as in protobuf.
+    static func map<E, K: Hashable, V>(
+        _ p: UnsafeMutablePointer<UnsafeMutablePointer<E>?>?, _ count: Int,
+        _ entry: (UnsafeMutablePointer<E>) throws -> (K, V)
+    ) throws -> [K: V] {
+        if count == 0 { return [:] }
+        guard let p else { throw ProtoDecodingError("missing map storage") }
+        var result: [K: V] = [:]
+        result.reserveCapacity(count)
+        for i in 0..<count {
+            guard let e = p[i] else { throw ProtoDecodingError("missing map entry") }
+            let (key, value) = try entry(e)
+            result[key] = value
+        }
+        return result
+    }
+}
