@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "OMSServiceKit",
             dependencies: [
-                "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis",
+                "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

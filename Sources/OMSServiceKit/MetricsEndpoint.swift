@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -7,11 +8,12 @@ import ServiceLifecycle
 
 /// The Prometheus text endpoint of a service: `GET /metrics` on its own HTTP port, loopback by
 /// default. Anything else gets 404; request bodies are not read (no upload surface).
-public struct MetricsEndpoint: Service, Sendable {
+public final class MetricsEndpoint: Service, Sendable {
     public let host: String
     public let port: Int
     let registry: PrometheusCollectorRegistry
     let logger: Logger
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
     public init(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger) {
         self.host = host
@@ -22,7 +24,13 @@ public struct MetricsEndpoint: Service, Sendable {
 
     /// Binds the port now so a port in use fails the start with a clear error.
     /// - Throws: `ConfigurationError` naming the address.
-    public func bind() async throws -> Channel {
+    public func start() async throws {
+        let bound = try await bind()
+        channel.withLockedValue { $0 = bound }
+        logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(port)"])
+    }
+
+    private func bind() async throws -> any Channel {
         let registry = self.registry
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 64)
@@ -41,8 +49,8 @@ public struct MetricsEndpoint: Service, Sendable {
     }
 
     public func run() async throws {
-        let channel = try await bind()
-        logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(port)"])
+        if channel.withLockedValue({ $0 }) == nil { try await start() }
+        guard let channel = channel.withLockedValue({ $0 }) else { return }
         await withGracefulShutdownHandler {
             try? await channel.closeFuture.get()
         } onGracefulShutdown: {
