@@ -89,9 +89,9 @@ let package = Package(
             ], swiftSettings: strict),
 
         // MARK: Services (logic, one module each)
-        .target(name: "Inventory", dependencies: ["OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSRedis"], swiftSettings: strict),
-        .target(name: "Orders", dependencies: ["OMSServiceKit", "OMSAPI", "OMSMySQL"], swiftSettings: strict),
-        .target(name: "Payments", dependencies: ["OMSServiceKit", "OMSAPI", "OMSMySQL"], swiftSettings: strict),
+        .target(name: "Inventory", dependencies: ["OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSClient"], swiftSettings: strict),
+        .target(name: "Orders", dependencies: ["OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
+        .target(name: "Payments", dependencies: ["OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
         .target(name: "Shipments", dependencies: ["OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
         .target(name: "Checkout", dependencies: ["OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
 
@@ -136,5 +136,9 @@ let package = Package(
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "ShipmentsTests", dependencies: ["Shipments", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "CheckoutTests", dependencies: ["Checkout", "OMSTestKit", "OMSClient"], swiftSettings: strict),
+        // Starts the real executables (OMSTestKit.TestSuite); `swift build --build-tests` builds them first.
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["OMSTestKit", "OMSClient", "OMSMySQL", "OMSRedis"],
+            swiftSettings: strict),
     ]
 )

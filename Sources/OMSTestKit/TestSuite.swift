@@ -100,6 +100,22 @@ public final class TestSuite: Sendable {
         return suite
     }
 
+    /// Starts the suite, runs `body`, and stops the suite whether `body` returns or throws.
+    public static func with<R>(
+        services: [String] = allServices, settings: [String: String] = [:], filePath: String = #filePath,
+        _ body: (TestSuite) async throws -> R
+    ) async throws -> R {
+        let suite = try await start(services: services, settings: settings, filePath: filePath)
+        do {
+            let result = try await body(suite)
+            await suite.stop()
+            return result
+        } catch {
+            await suite.stop()
+            throw error
+        }
+    }
+
     /// Starts (or restarts after a kill) one service and waits for it to be healthy.
     /// - Throws: `TestKitError` with the log tail when it exits or stays unhealthy for `timeout`.
     public func startProcess(_ service: String, timeout: Duration = .seconds(60)) async throws {

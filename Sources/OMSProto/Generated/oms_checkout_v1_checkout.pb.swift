@@ -181,13 +181,39 @@ extension CheckoutV1 {
             }
         }
 
+        /// A step failed (a service refused or stayed unavailable, the deadline passed before the
+        /// payment, or the coordinator was interrupted before the payment and recovery compensated).
+        /// Everything done so far was undone; placing the order again needs a new idempotency key.
+        public struct Failed: Sendable, Hashable {
+            /// The step: "reserve", "createOrder", "authorize", "confirmOrder", "commitReservation", "recovery".
+            public var step: String = ""
+            /// The status code the step failed with (gRPC numbering).
+            public var code: Int32 = 0
+            public var message: String = ""
+
+            public init() {}
+
+            public init(
+                step: String = "",
+                code: Int32 = 0,
+                message: String = ""
+            ) {
+                self.step = step
+                self.code = code
+                self.message = message
+            }
+        }
+
         public struct Rejected: Sendable, Hashable {
             public var reason: Reason? = nil
 
             public enum Reason: Sendable, Hashable {
                 case outOfStock(CheckoutV1.PlaceOrderResponse.OutOfStock)
                 case paymentDeclined(CheckoutV1.PlaceOrderResponse.PaymentDeclined)
+                /// Well formed but not sellable (unknown or inactive SKU, mixed currencies). Malformed
+                /// requests are answered with status 3 INVALID_ARGUMENT instead and nothing is recorded.
                 case invalidRequest(CheckoutV1.PlaceOrderResponse.InvalidRequest)
+                case failed(CheckoutV1.PlaceOrderResponse.Failed)
             }
 
             public init() {}
@@ -199,7 +225,8 @@ extension CheckoutV1 {
             }
         }
 
-        /// The first call with this key is still running; ask again (or GetCheckout) later.
+        /// The first call with this key is still running (also: it was interrupted and recovery will
+        /// finish it); ask again with the same key, or GetCheckout, later.
         public struct InProgress: Sendable, Hashable {
 
             public init() {}
@@ -229,6 +256,12 @@ extension CheckoutV1 {
         public var result: CheckoutV1.PlaceOrderResponse? = nil
         public var createdAtUs: Int64 = 0
         public var updatedAtUs: Int64 = 0
+        /// Detailed saga phase (docs/checkout.md): "recorded", "reserving", ..., "compensated".
+        public var phase: String = ""
+        /// Drive passes so far (1 for a checkout that was never recovered).
+        public var attempts: UInt32 = 0
+        /// Compensations that were refused and need an operator's look (normally empty).
+        public var compensationFailures: [String] = []
 
         public init() {}
 
@@ -241,7 +274,10 @@ extension CheckoutV1 {
             paymentID: String = "",
             result: CheckoutV1.PlaceOrderResponse? = nil,
             createdAtUs: Int64 = 0,
-            updatedAtUs: Int64 = 0
+            updatedAtUs: Int64 = 0,
+            phase: String = "",
+            attempts: UInt32 = 0,
+            compensationFailures: [String] = []
         ) {
             self.checkoutID = checkoutID
             self.idempotencyKey = idempotencyKey
@@ -252,6 +288,9 @@ extension CheckoutV1 {
             self.result = result
             self.createdAtUs = createdAtUs
             self.updatedAtUs = updatedAtUs
+            self.phase = phase
+            self.attempts = attempts
+            self.compensationFailures = compensationFailures
         }
     }
 }
@@ -517,6 +556,34 @@ extension CheckoutV1.PlaceOrderResponse.InvalidRequest: ProtoMessage, CProtoConv
     }
 }
 
+extension CheckoutV1.PlaceOrderResponse.Failed: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Checkout__V1__PlaceOrderResponse__Failed
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Checkout__V1__PlaceOrderResponse__Failed>) { oms__checkout__v1__place_order_response__failed__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.checkout.v1.PlaceOrderResponse.Failed`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Checkout__V1__PlaceOrderResponse__Failed>, _ arena: ProtoArena) {
+        if !self.step.isEmpty { c.pointee.step = arena.cString(self.step) }
+        c.pointee.code = self.code
+        if !self.message.isEmpty { c.pointee.message = arena.cString(self.message) }
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Checkout__V1__PlaceOrderResponse__Failed>) throws {
+        self.init()
+        self.step = ProtoRuntime.string(c.pointee.step)
+        self.code = c.pointee.code
+        self.message = ProtoRuntime.string(c.pointee.message)
+    }
+}
+
 extension CheckoutV1.PlaceOrderResponse.Rejected: ProtoMessage, CProtoConvertible {
     typealias CMessage = Oms__Checkout__V1__PlaceOrderResponse__Rejected
 
@@ -542,6 +609,9 @@ extension CheckoutV1.PlaceOrderResponse.Rejected: ProtoMessage, CProtoConvertibl
         case .invalidRequest(let value)?:
             c.pointee.reason_case = .init(rawValue: 3)
             c.pointee.invalid_request = arena.message(value)
+        case .failed(let value)?:
+            c.pointee.reason_case = .init(rawValue: 4)
+            c.pointee.failed = arena.message(value)
         case nil:
             break
         }
@@ -556,6 +626,8 @@ extension CheckoutV1.PlaceOrderResponse.Rejected: ProtoMessage, CProtoConvertibl
             self.reason = .paymentDeclined(try CheckoutV1.PlaceOrderResponse.PaymentDeclined(_fromC: ProtoRuntime.nonNull(c.pointee.payment_declined)))
         case 3:
             self.reason = .invalidRequest(try CheckoutV1.PlaceOrderResponse.InvalidRequest(_fromC: ProtoRuntime.nonNull(c.pointee.invalid_request)))
+        case 4:
+            self.reason = .failed(try CheckoutV1.PlaceOrderResponse.Failed(_fromC: ProtoRuntime.nonNull(c.pointee.failed)))
         default:
             self.reason = nil
         }
@@ -605,6 +677,12 @@ extension CheckoutV1.CheckoutRecord: ProtoMessage, CProtoConvertible {
         if let value = self.result { c.pointee.result = arena.message(value) }
         c.pointee.created_at_us = self.createdAtUs
         c.pointee.updated_at_us = self.updatedAtUs
+        if !self.phase.isEmpty { c.pointee.phase = arena.cString(self.phase) }
+        c.pointee.attempts = self.attempts
+        if !self.compensationFailures.isEmpty {
+            c.pointee.n_compensation_failures = self.compensationFailures.count
+            c.pointee.compensation_failures = arena.array(self.compensationFailures) { arena.cString($0) }
+        }
     }
 
     init(_fromC c: UnsafePointer<Oms__Checkout__V1__CheckoutRecord>) throws {
@@ -618,6 +696,9 @@ extension CheckoutV1.CheckoutRecord: ProtoMessage, CProtoConvertible {
         if let p = c.pointee.result { self.result = try CheckoutV1.PlaceOrderResponse(_fromC: p) }
         self.createdAtUs = c.pointee.created_at_us
         self.updatedAtUs = c.pointee.updated_at_us
+        self.phase = ProtoRuntime.string(c.pointee.phase)
+        self.attempts = c.pointee.attempts
+        self.compensationFailures = try ProtoRuntime.array(c.pointee.compensation_failures, c.pointee.n_compensation_failures) { ProtoRuntime.string($0) }
     }
 }
 

@@ -82,6 +82,12 @@ void   oms__checkout__v1__place_order_response__invalid_request__init
   static const Oms__Checkout__V1__PlaceOrderResponse__InvalidRequest init_value = OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__INVALID_REQUEST__INIT;
   *message = init_value;
 }
+void   oms__checkout__v1__place_order_response__failed__init
+                     (Oms__Checkout__V1__PlaceOrderResponse__Failed         *message)
+{
+  static const Oms__Checkout__V1__PlaceOrderResponse__Failed init_value = OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__FAILED__INIT;
+  *message = init_value;
+}
 void   oms__checkout__v1__place_order_response__rejected__init
                      (Oms__Checkout__V1__PlaceOrderResponse__Rejected         *message)
 {
@@ -684,7 +690,71 @@ const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__invali
   (ProtobufCMessageInit) oms__checkout__v1__place_order_response__invalid_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor oms__checkout__v1__place_order_response__rejected__field_descriptors[3] =
+static const ProtobufCFieldDescriptor oms__checkout__v1__place_order_response__failed__field_descriptors[3] =
+{
+  {
+    "step",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Checkout__V1__PlaceOrderResponse__Failed, step),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Checkout__V1__PlaceOrderResponse__Failed, code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Checkout__V1__PlaceOrderResponse__Failed, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__checkout__v1__place_order_response__failed__field_indices_by_name[] = {
+  1,   /* field[1] = code */
+  2,   /* field[2] = message */
+  0,   /* field[0] = step */
+};
+static const ProtobufCIntRange oms__checkout__v1__place_order_response__failed__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__failed__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.checkout.v1.PlaceOrderResponse.Failed",
+  "Failed",
+  "Oms__Checkout__V1__PlaceOrderResponse__Failed",
+  "oms.checkout.v1",
+  sizeof(Oms__Checkout__V1__PlaceOrderResponse__Failed),
+  3,
+  oms__checkout__v1__place_order_response__failed__field_descriptors,
+  oms__checkout__v1__place_order_response__failed__field_indices_by_name,
+  1,  oms__checkout__v1__place_order_response__failed__number_ranges,
+  (ProtobufCMessageInit) oms__checkout__v1__place_order_response__failed__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor oms__checkout__v1__place_order_response__rejected__field_descriptors[4] =
 {
   {
     "out_of_stock",
@@ -722,8 +792,21 @@ static const ProtobufCFieldDescriptor oms__checkout__v1__place_order_response__r
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "failed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Oms__Checkout__V1__PlaceOrderResponse__Rejected, reason_case),
+    offsetof(Oms__Checkout__V1__PlaceOrderResponse__Rejected, failed),
+    &oms__checkout__v1__place_order_response__failed__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned oms__checkout__v1__place_order_response__rejected__field_indices_by_name[] = {
+  3,   /* field[3] = failed */
   2,   /* field[2] = invalid_request */
   0,   /* field[0] = out_of_stock */
   1,   /* field[1] = payment_declined */
@@ -731,7 +814,7 @@ static const unsigned oms__checkout__v1__place_order_response__rejected__field_i
 static const ProtobufCIntRange oms__checkout__v1__place_order_response__rejected__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__rejected__descriptor =
 {
@@ -741,7 +824,7 @@ const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__reject
   "Oms__Checkout__V1__PlaceOrderResponse__Rejected",
   "oms.checkout.v1",
   sizeof(Oms__Checkout__V1__PlaceOrderResponse__Rejected),
-  3,
+  4,
   oms__checkout__v1__place_order_response__rejected__field_descriptors,
   oms__checkout__v1__place_order_response__rejected__field_indices_by_name,
   1,  oms__checkout__v1__place_order_response__rejected__number_ranges,
@@ -843,7 +926,7 @@ const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__descri
   (ProtobufCMessageInit) oms__checkout__v1__place_order_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor oms__checkout__v1__checkout_record__field_descriptors[9] =
+static const ProtobufCFieldDescriptor oms__checkout__v1__checkout_record__field_descriptors[12] =
 {
   {
     "checkout_id",
@@ -953,13 +1036,52 @@ static const ProtobufCFieldDescriptor oms__checkout__v1__checkout_record__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "phase",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Checkout__V1__CheckoutRecord, phase),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempts",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Checkout__V1__CheckoutRecord, attempts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "compensation_failures",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Oms__Checkout__V1__CheckoutRecord, n_compensation_failures),
+    offsetof(Oms__Checkout__V1__CheckoutRecord, compensation_failures),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned oms__checkout__v1__checkout_record__field_indices_by_name[] = {
+  10,   /* field[10] = attempts */
   0,   /* field[0] = checkout_id */
+  11,   /* field[11] = compensation_failures */
   7,   /* field[7] = created_at_us */
   1,   /* field[1] = idempotency_key */
   4,   /* field[4] = order_id */
   5,   /* field[5] = payment_id */
+  9,   /* field[9] = phase */
   3,   /* field[3] = reservation_id */
   6,   /* field[6] = result */
   2,   /* field[2] = state */
@@ -968,7 +1090,7 @@ static const unsigned oms__checkout__v1__checkout_record__field_indices_by_name[
 static const ProtobufCIntRange oms__checkout__v1__checkout_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor oms__checkout__v1__checkout_record__descriptor =
 {
@@ -978,7 +1100,7 @@ const ProtobufCMessageDescriptor oms__checkout__v1__checkout_record__descriptor 
   "Oms__Checkout__V1__CheckoutRecord",
   "oms.checkout.v1",
   sizeof(Oms__Checkout__V1__CheckoutRecord),
-  9,
+  12,
   oms__checkout__v1__checkout_record__field_descriptors,
   oms__checkout__v1__checkout_record__field_indices_by_name,
   1,  oms__checkout__v1__checkout_record__number_ranges,

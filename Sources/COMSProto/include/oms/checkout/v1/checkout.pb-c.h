@@ -25,6 +25,7 @@ typedef struct Oms__Checkout__V1__PlaceOrderResponse__Placed Oms__Checkout__V1__
 typedef struct Oms__Checkout__V1__PlaceOrderResponse__OutOfStock Oms__Checkout__V1__PlaceOrderResponse__OutOfStock;
 typedef struct Oms__Checkout__V1__PlaceOrderResponse__PaymentDeclined Oms__Checkout__V1__PlaceOrderResponse__PaymentDeclined;
 typedef struct Oms__Checkout__V1__PlaceOrderResponse__InvalidRequest Oms__Checkout__V1__PlaceOrderResponse__InvalidRequest;
+typedef struct Oms__Checkout__V1__PlaceOrderResponse__Failed Oms__Checkout__V1__PlaceOrderResponse__Failed;
 typedef struct Oms__Checkout__V1__PlaceOrderResponse__Rejected Oms__Checkout__V1__PlaceOrderResponse__Rejected;
 typedef struct Oms__Checkout__V1__PlaceOrderResponse__InProgress Oms__Checkout__V1__PlaceOrderResponse__InProgress;
 typedef struct Oms__Checkout__V1__CheckoutRecord Oms__Checkout__V1__CheckoutRecord;
@@ -131,11 +132,35 @@ struct  Oms__Checkout__V1__PlaceOrderResponse__InvalidRequest
     , (char *)protobuf_c_empty_string, 0,NULL }
 
 
+/*
+ * A step failed (a service refused or stayed unavailable, the deadline passed before the
+ * payment, or the coordinator was interrupted before the payment and recovery compensated).
+ * Everything done so far was undone; placing the order again needs a new idempotency key.
+ */
+struct  Oms__Checkout__V1__PlaceOrderResponse__Failed
+{
+  ProtobufCMessage base;
+  /*
+   * The step: "reserve", "createOrder", "authorize", "confirmOrder", "commitReservation", "recovery".
+   */
+  char *step;
+  /*
+   * The status code the step failed with (gRPC numbering).
+   */
+  int32_t code;
+  char *message;
+};
+#define OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__FAILED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__checkout__v1__place_order_response__failed__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
 typedef enum {
   OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__REJECTED__REASON__NOT_SET = 0,
   OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__REJECTED__REASON_OUT_OF_STOCK = 1,
   OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__REJECTED__REASON_PAYMENT_DECLINED = 2,
-  OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__REJECTED__REASON_INVALID_REQUEST = 3
+  OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__REJECTED__REASON_INVALID_REQUEST = 3,
+  OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__REJECTED__REASON_FAILED = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__REJECTED__REASON__CASE)
 } Oms__Checkout__V1__PlaceOrderResponse__Rejected__ReasonCase;
 
@@ -146,7 +171,12 @@ struct  Oms__Checkout__V1__PlaceOrderResponse__Rejected
   union {
     Oms__Checkout__V1__PlaceOrderResponse__OutOfStock *out_of_stock;
     Oms__Checkout__V1__PlaceOrderResponse__PaymentDeclined *payment_declined;
+    /*
+     * Well formed but not sellable (unknown or inactive SKU, mixed currencies). Malformed
+     * requests are answered with status 3 INVALID_ARGUMENT instead and nothing is recorded.
+     */
     Oms__Checkout__V1__PlaceOrderResponse__InvalidRequest *invalid_request;
+    Oms__Checkout__V1__PlaceOrderResponse__Failed *failed;
   };
 };
 #define OMS__CHECKOUT__V1__PLACE_ORDER_RESPONSE__REJECTED__INIT \
@@ -155,7 +185,8 @@ struct  Oms__Checkout__V1__PlaceOrderResponse__Rejected
 
 
 /*
- * The first call with this key is still running; ask again (or GetCheckout) later.
+ * The first call with this key is still running (also: it was interrupted and recovery will
+ * finish it); ask again with the same key, or GetCheckout, later.
  */
 struct  Oms__Checkout__V1__PlaceOrderResponse__InProgress
 {
@@ -208,10 +239,23 @@ struct  Oms__Checkout__V1__CheckoutRecord
   Oms__Checkout__V1__PlaceOrderResponse *result;
   int64_t created_at_us;
   int64_t updated_at_us;
+  /*
+   * Detailed saga phase (docs/checkout.md): "recorded", "reserving", ..., "compensated".
+   */
+  char *phase;
+  /*
+   * Drive passes so far (1 for a checkout that was never recovered).
+   */
+  uint32_t attempts;
+  /*
+   * Compensations that were refused and need an operator's look (normally empty).
+   */
+  size_t n_compensation_failures;
+  char **compensation_failures;
 };
 #define OMS__CHECKOUT__V1__CHECKOUT_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&oms__checkout__v1__checkout_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, OMS__CHECKOUT__V1__CHECKOUT_STATE__CHECKOUT_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, OMS__CHECKOUT__V1__CHECKOUT_STATE__CHECKOUT_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL }
 
 
 typedef enum {
@@ -279,6 +323,9 @@ void   oms__checkout__v1__place_order_response__payment_declined__init
 /* Oms__Checkout__V1__PlaceOrderResponse__InvalidRequest methods */
 void   oms__checkout__v1__place_order_response__invalid_request__init
                      (Oms__Checkout__V1__PlaceOrderResponse__InvalidRequest         *message);
+/* Oms__Checkout__V1__PlaceOrderResponse__Failed methods */
+void   oms__checkout__v1__place_order_response__failed__init
+                     (Oms__Checkout__V1__PlaceOrderResponse__Failed         *message);
 /* Oms__Checkout__V1__PlaceOrderResponse__Rejected methods */
 void   oms__checkout__v1__place_order_response__rejected__init
                      (Oms__Checkout__V1__PlaceOrderResponse__Rejected         *message);
@@ -381,6 +428,9 @@ typedef void (*Oms__Checkout__V1__PlaceOrderResponse__PaymentDeclined_Closure)
 typedef void (*Oms__Checkout__V1__PlaceOrderResponse__InvalidRequest_Closure)
                  (const Oms__Checkout__V1__PlaceOrderResponse__InvalidRequest *message,
                   void *closure_data);
+typedef void (*Oms__Checkout__V1__PlaceOrderResponse__Failed_Closure)
+                 (const Oms__Checkout__V1__PlaceOrderResponse__Failed *message,
+                  void *closure_data);
 typedef void (*Oms__Checkout__V1__PlaceOrderResponse__Rejected_Closure)
                  (const Oms__Checkout__V1__PlaceOrderResponse__Rejected *message,
                   void *closure_data);
@@ -443,6 +493,7 @@ extern const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response_
 extern const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__out_of_stock__descriptor;
 extern const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__payment_declined__descriptor;
 extern const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__invalid_request__descriptor;
+extern const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__failed__descriptor;
 extern const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__rejected__descriptor;
 extern const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__in_progress__descriptor;
 extern const ProtobufCMessageDescriptor oms__checkout__v1__checkout_record__descriptor;

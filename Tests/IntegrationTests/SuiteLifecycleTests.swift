@@ -1,0 +1,81 @@
+import Foundation
+import OMSClient
+import OMSTestKit
+import Testing
+
+/// The suite as a deployer sees it: every executable starts, reports its dependencies, refuses
+/// calls without the token, and stops gracefully on SIGTERM with exit status 0.
+@Suite(.serialized) struct SuiteLifecycleTests {
+    @Test func everyServiceStartsHealthyAndStopsGracefully() async throws {
+        try await TestSuite.with { suite in
+        let health = await suite.clients.checkHealth()
+        for service in TestSuite.allServices {
+            let response = try #require(try health[service]?.get(), "no health answer from \(service)")
+            #expect(response.status == .serving, "\(service) is \(response.status)")
+            let names = Set(response.dependencies.map(\.name))
+            #expect(names.contains("mysql"), "\(service) does not report its database")
+            if service == "inventory" { #expect(names.contains("redis")) }
+        }
+        for service in TestSuite.allServices.reversed() {
+            let status = await suite.stopProcess(service)
+            #expect(status == 0, "oms-\(service) exited with \(String(describing: status)) on SIGTERM")
+        }
+        }
+    }
+
+    @Test func callsWithoutTheSuiteTokenAreRefused() async throws {
+        try await TestSuite.with(services: ["payments"]) { suite in
+        let port = try #require(suite.processes["payments"]?.port)
+        let stranger = OMSClients(
+            configuration: OMSClientConfiguration(
+                addresses: ["payments": ("127.0.0.1", port)], authToken: "not-the-suite-token-0123456789"))
+        var request = PaymentsV1.GetPaymentRequest()
+        request.paymentID = "1"
+        do {
+            _ = try await stranger.payments.getPayment(request)
+            Issue.record("a call with a wrong token was answered")
+        } catch let error as RPCError {
+            #expect(error.code == .unauthenticated)
+        }
+        // Health stays open to probes without a token.
+        let health = await stranger.checkHealth(["payments"])
+        #expect((try? health["payments"]?.get())?.status == .serving)
+        await stranger.close()
+        }
+    }
+
+    @Test func badConfigurationStopsWithOneClearLine() async throws {
+        let env = try TestEnvironment.load()
+        let bin = ProcessInfo.processInfo.environment["OMS_BIN_DIR"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let exe = bin.appendingPathComponent("oms-payments")
+        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
+            Issue.record("\(exe.path) not built")
+            return
+        }
+        let url = try env.dbURL(service: "payments")
+        let cases: [(String, [String: String], String)] = [
+            ("wrong password", ["OMS_PAYMENTS_DB_URL": url.replacingOccurrences(of: "://oms_payments:", with: "://oms_payments:x")], "access denied"),
+            ("unreachable database", ["OMS_PAYMENTS_DB_URL": "mysql://oms_payments:pw@127.0.0.1:1/oms_payments"], "unreachable"),
+            ("bad port", ["OMS_PAYMENTS_PORT": "http"], "--port"),
+        ]
+        for (name, overrides, expected) in cases {
+            let p = Process()
+            p.executableURL = exe
+            var environment = ["OMS_AUTH_TOKEN": String(repeating: "t", count: 32), "OMS_PAYMENTS_DB_URL": url,
+                               "OMS_PAYMENTS_METRICS_PORT": "0", "OMS_PAYMENTS_PORT": "0"]
+            for (k, v) in overrides { environment[k] = v }
+            p.environment = environment
+            let pipe = Pipe()
+            p.standardError = pipe
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { $0.contains("error:") }
+            #expect(p.terminationStatus != 0, "\(name): exit status 0")
+            #expect(lines.count == 1, "\(name): expected one error line, got \(lines)")
+            #expect(lines.first?.contains(expected) == true, "\(name): \(lines)")
+        }
+    }
+}
