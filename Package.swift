@@ -50,6 +50,7 @@ let package = Package(
                 "OMSRPCCore", "OMSProto", "OMSAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -82,6 +83,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -125,8 +127,12 @@ let package = Package(
         .testTarget(name: "OMSProtoTests", dependencies: ["OMSProto", "OMSAPI"], swiftSettings: strict),
         .testTarget(
             name: "OMSRPCTests",
-            dependencies: ["OMSRPC", "OMSRPCCore", "OMSAPI", "OMSProto", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSProto", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict),
         .testTarget(name: "OMSMySQLTests", dependencies: ["OMSMySQL", "OMSTestKit"], swiftSettings: strict),
         .testTarget(name: "OMSRedisTests", dependencies: ["OMSRedis", "OMSTestKit"], swiftSettings: strict),
@@ -138,7 +144,7 @@ let package = Package(
         .testTarget(name: "CheckoutTests", dependencies: ["Checkout", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         // Starts the real executables (OMSTestKit.TestSuite); `swift build --build-tests` builds them first.
         .testTarget(
-            name: "IntegrationTests", dependencies: ["OMSTestKit", "OMSClient", "OMSMySQL", "OMSRedis"],
+            name: "IntegrationTests", dependencies: ["OMSTestKit", "OMSClient", "OMSAPI", "OMSMySQL", "OMSRedis"],
             swiftSettings: strict),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import OMSAPI
 import OMSClient
 import OMSTestKit
 import Testing
@@ -30,7 +31,7 @@ import Testing
             configuration: OMSClientConfiguration(
                 addresses: ["payments": ("127.0.0.1", port)], authToken: "not-the-suite-token-0123456789"))
         var request = PaymentsV1.GetPaymentRequest()
-        request.paymentID = "1"
+        request.lookup = .paymentID("1")
         do {
             _ = try await stranger.payments.getPayment(request)
             Issue.record("a call with a wrong token was answered")

@@ -1,0 +1,230 @@
+import Logging
+import NIOCore
+import OMSRPCCore
+
+/// Marks an `RPCError` 14 UNAVAILABLE raised by the transport itself; `wasSent` says whether the
+/// call may have reached the server (only then does retrying need the call to be idempotent).
+struct ConnectionFailure: Error, Sendable, CustomStringConvertible {
+    var wasSent: Bool
+    var reason: String
+    var description: String { reason }
+}
+
+extension RPCError {
+    static func connectionFailure(_ message: String, wasSent: Bool) -> RPCError {
+        RPCError(.unavailable, message, cause: ConnectionFailure(wasSent: wasSent, reason: message))
+    }
+
+    /// Whether the transport knows the call never left this process.
+    var wasNeverSent: Bool {
+        (cause as? ConnectionFailure).map { !$0.wasSent } ?? false
+    }
+}
+
+/// One call of the client waiting for its reply.
+///
+/// `@unchecked Sendable`: it is created by the calling task and handed to the connection's
+/// event loop; every mutable field is read and written on that event loop only.
+final class ClientCall: @unchecked Sendable {
+    let id: UInt64
+    let method: String
+    var continuation: CheckedContinuation<[UInt8], any Error>?
+    var cancelled = false
+    var timer: Scheduled<Void>?
+    var startedAt = NIODeadline.distantPast
+
+    init(id: UInt64, method: String) {
+        self.id = id
+        self.method = method
+    }
+
+    /// Resumes the caller once; later results are dropped.
+    func finish(_ result: Result<[UInt8], any Error>) {
+        timer?.cancel()
+        timer = nil
+        guard let continuation else { return }
+        self.continuation = nil
+        continuation.resume(with: result)
+    }
+}
+
+/// The client side of one connection: matches replies to calls by id, enforces local deadlines,
+/// sends `Cancel`, and reports when the connection must not take new calls (GoAway, closed).
+final class ClientConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = RPCFrame
+    typealias OutboundOut = ByteBuffer
+
+    private var pending: [UInt64: ClientCall] = [:]
+    private var context: ChannelHandlerContext?
+    private var goneAway = false
+    private var closing = false
+    private var flushScheduled = false
+    private var metrics = RPCMethodMetricsCache(side: .client)
+    private let gauges: RPCGauges
+    private let logger: Logger
+    /// Tells the client to stop handing out this connection.
+    private let onUnusable: @Sendable () -> Void
+
+    init(gauges: RPCGauges, logger: Logger, onUnusable: @escaping @Sendable () -> Void) {
+        self.gauges = gauges
+        self.logger = logger
+        self.onUnusable = onUnusable
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        gauges.connections.increment()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        gauges.connections.decrement()
+        closing = true
+        onUnusable()
+        failAll(.connectionFailure("connection to the server was lost", wasSent: true))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let streamError = error as? FrameStreamError {
+            logger.warning("rpc server sent an invalid stream", metadata: ["error": "\(streamError)"])
+            if !closing {
+                context.writeAndFlush(
+                    wrapOutboundOut(context.channel.allocator.buffer(frame: streamError.errorFrame)), promise: nil)
+            }
+            closeAndFail(.connectionFailure("server sent an invalid stream: \(streamError)", wasSent: true))
+        } else {
+            logger.debug("rpc client connection failed", metadata: ["error": "\(error)"])
+            closeAndFail(.connectionFailure("connection failed: \(error)", wasSent: true))
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.kind {
+        case .reply(let reply):
+            if frame.callID == 0 {
+                // A connection-level error: the server closes right after it.
+                let code = RPCStatusCode(rawValue: reply.code)
+                logger.warning(
+                    "rpc connection error from server", metadata: ["code": "\(code)", "message": "\(reply.message)"])
+                closeAndFail(.connectionFailure("connection error from server: \(code): \(reply.message)", wasSent: true))
+                return
+            }
+            guard let call = pending.removeValue(forKey: frame.callID) else { return }
+            gauges.callsInFlight.decrement()
+            let code = RPCStatusCode(rawValue: reply.code)
+            record(call, code)
+            if reply.code == 0 {
+                call.finish(.success(reply.payload))
+            } else {
+                call.finish(.failure(RPCError(code, reply.message, metadata: reply.metadata)))
+            }
+            if goneAway && pending.isEmpty { close() }
+        case .goAway(let goAway):
+            logger.debug("rpc server sent GoAway", metadata: ["reason": "\(goAway.reason)"])
+            goneAway = true
+            onUnusable()
+            if pending.isEmpty { close() }
+        case .call, .cancel, nil:
+            break
+        }
+    }
+
+    // MARK: Calls (invoked on the event loop by RPCClient)
+
+    /// Registers the call and writes its frame.
+    /// - Parameters:
+    ///   - call: The call, with its continuation set.
+    ///   - frame: The length-prefixed `Call` frame.
+    ///   - timeout: When to give up locally (answering 4 and sending `Cancel`).
+    func start(_ call: ClientCall, frame: ByteBuffer, timeout: TimeAmount?) {
+        if call.cancelled {
+            call.finish(.failure(RPCError(.cancelled, "cancelled")))
+            return
+        }
+        guard let context, !goneAway, !closing, context.channel.isActive else {
+            onUnusable()
+            call.finish(.failure(RPCError.connectionFailure("connection is closing", wasSent: false)))
+            return
+        }
+        call.startedAt = .now()
+        pending[call.id] = call
+        gauges.callsInFlight.increment()
+        if let timeout {
+            call.timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+                abandon(call, RPCError(.deadlineExceeded, "deadline exceeded"))
+            }
+        }
+        write(frame)
+    }
+
+    /// The calling task was cancelled.
+    /// - Parameter call: The call to cancel.
+    func cancel(_ call: ClientCall) {
+        call.cancelled = true
+        abandon(call, RPCError(.cancelled, "cancelled"))
+    }
+
+    /// Fails a pending call locally and tells the server to stop working on it.
+    private func abandon(_ call: ClientCall, _ error: RPCError) {
+        guard pending[call.id] === call, let context else { return }
+        pending.removeValue(forKey: call.id)
+        gauges.callsInFlight.decrement()
+        record(call, error.code)
+        call.finish(.failure(error))
+        write(context.channel.allocator.buffer(frame: RPCFrame(callID: call.id, kind: .cancel)))
+        if goneAway && pending.isEmpty { close() }
+    }
+
+    private func record(_ call: ClientCall, _ code: RPCStatusCode) {
+        metrics.record(method: call.method, code: code, nanoseconds: (NIODeadline.now() - call.startedAt).nanoseconds)
+    }
+
+    // MARK: Connection
+
+    private func failAll(_ error: RPCError) {
+        let calls = pending
+        pending.removeAll()
+        for (_, call) in calls {
+            gauges.callsInFlight.decrement()
+            record(call, error.code)
+            call.finish(.failure(error))
+        }
+    }
+
+    private func closeAndFail(_ error: RPCError) {
+        goneAway = true
+        onUnusable()
+        failAll(error)
+        close()
+    }
+
+    private func close() {
+        guard !closing, let context else { return }
+        closing = true
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated()
+            .whenComplete { _ in
+                context.close(promise: nil)
+            }
+    }
+
+    /// Writes now and flushes once per event-loop tick, so calls started together share a syscall.
+    private func write(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            self.context?.flush()
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import NIOCore
+import OMSRPCCore
+
+/// Splits the inbound byte stream into frames and decodes each one in place.
+///
+/// The 4-byte prefix is checked against the maximum as soon as it is complete, before any of the
+/// frame's body is waited for, so a peer announcing 4 GiB costs 4 bytes of memory.
+struct RPCFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = RPCFrame
+
+    let maximumFrameLength: Int
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let frame = try Self.decodeFrame(from: &buffer, maximumFrameLength: maximumFrameLength) else {
+            return .needMoreData
+        }
+        context.fireChannelRead(wrapInboundOut(frame))
+        return .continue
+    }
+
+    /// Takes one frame off the front of `buffer`, or nothing when it is not complete yet.
+    /// - Parameters:
+    ///   - buffer: Bytes received so far, starting at a frame boundary.
+    ///   - maximumFrameLength: Largest accepted N.
+    /// - Throws: `FrameStreamError.frameTooLarge` as soon as the prefix is complete and oversize,
+    ///   `FrameStreamError.undecodable` when the frame's bytes are not a valid `Frame`.
+    static func decodeFrame(from buffer: inout ByteBuffer, maximumFrameLength: Int) throws -> RPCFrame? {
+        let header = buffer.withUnsafeReadableBytes {
+            FrameLengthPrefix.parse($0, maximumFrameLength: maximumFrameLength)
+        }
+        switch header {
+        case .incomplete:
+            return nil
+        case .tooLarge(let announced):
+            throw FrameStreamError.frameTooLarge(announced: announced, maximum: maximumFrameLength)
+        case .length(let length):
+            let total = FrameLengthPrefix.size + length
+            guard buffer.readableBytes >= total else { return nil }
+            let frame: RPCFrame
+            do {
+                frame = try buffer.withUnsafeReadableBytes { raw in
+                    try RPCFrame(decoding: UnsafeRawBufferPointer(rebasing: raw[FrameLengthPrefix.size..<total]))
+                }
+            } catch let error as FrameDecodingError {
+                throw FrameStreamError.undecodable(error.message)
+            }
+            buffer.moveReaderIndex(forwardBy: total)
+            return frame
+        }
+    }
+
+    mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        if seenEOF && buffer.readableBytes > 0 {
+            let buffered = buffer.readableBytes
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            throw FrameStreamError.truncated(buffered: buffered)
+        }
+        return .needMoreData
+    }
+}
+
+extension ByteBuffer {
+    /// Appends the length-prefixed encoding of `frame`.
+    /// - Parameter frame: The frame to write.
+    /// - Returns: Bytes written (4 + N).
+    @discardableResult
+    mutating func writeRPCFrame(_ frame: RPCFrame) -> Int {
+        let body = frame.encodedBytes()
+        writeInteger(UInt32(truncatingIfNeeded: body.count), endianness: .big)
+        writeBytes(body)
+        return FrameLengthPrefix.size + body.count
+    }
+}
+
+extension ByteBufferAllocator {
+    /// A buffer holding exactly the length-prefixed encoding of `frame`.
+    /// - Parameter frame: The frame to encode.
+    func buffer(frame: RPCFrame) -> ByteBuffer {
+        let body = frame.encodedBytes()
+        var buffer = self.buffer(capacity: FrameLengthPrefix.size + body.count)
+        buffer.writeInteger(UInt32(truncatingIfNeeded: body.count), endianness: .big)
+        buffer.writeBytes(body)
+        return buffer
+    }
+}

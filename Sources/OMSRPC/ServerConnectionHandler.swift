@@ -1,0 +1,401 @@
+import Logging
+import NIOCore
+import OMSRPCCore
+
+/// What every connection of one server shares: routes, limits, credentials, logger.
+final class ServerShared: Sendable {
+    let router: RPCRouter
+    let configuration: RPCServer.Configuration
+    let logger: Logger
+    let gauges: RPCGauges
+    /// `Bearer <token>` as bytes, or nil when authentication is off.
+    let expectedAuthorization: [UInt8]?
+
+    init(router: RPCRouter, configuration: RPCServer.Configuration, logger: Logger) {
+        self.router = router
+        self.configuration = configuration
+        self.logger = logger
+        self.gauges = RPCGauges(side: .server)
+        self.expectedAuthorization = configuration.authToken.map { Array("Bearer \($0)".utf8) }
+    }
+
+    /// Calls that need no credentials (health checks from load balancers and probes).
+    static let unauthenticatedMethods: Set<String> = [RPCHealthProvider.checkMethod.path]
+
+    func isAuthorized(method: String, metadata: Metadata) -> Bool {
+        guard let expected = expectedAuthorization else { return true }
+        if Self.unauthenticatedMethods.contains(method) { return true }
+        guard let presented = metadata[Metadata.Keys.authorization] else { return false }
+        return ConstantTime.equals(presented.utf8, expected)
+    }
+}
+
+/// The server side of one connection: admits calls, runs each in its own task, writes replies
+/// in completion order, enforces deadlines, cancellation, limits, idle time and draining.
+///
+/// All state lives on the channel's event loop; handler tasks come back to it with
+/// `eventLoop.execute` to deliver their reply.
+final class ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = RPCFrame
+    typealias OutboundOut = ByteBuffer
+
+    private struct InFlight {
+        let sequence: UInt64
+        let task: Task<Void, Never>
+        var timer: Scheduled<Void>?
+        let method: String
+        let startedAt: NIODeadline
+        let requestID: String?
+    }
+
+    private let shared: ServerShared
+    private var calls: [UInt64: InFlight] = [:]
+    private var sequence: UInt64 = 0
+    private var context: ChannelHandlerContext?
+    private var loopSelf: NIOLoopBound<ServerConnectionHandler>?
+    private var peer = "unknown"
+    private var draining = false
+    private var inputClosed = false
+    private var closing = false
+    private var flushScheduled = false
+    private var idleTimer: Scheduled<Void>?
+    private var metrics = RPCMethodMetricsCache(side: .server)
+    private var logger: Logger
+    /// An `EventLoopTaskExecutor` when handlers run on the event loop (typed loosely because the
+    /// type needs macOS 15).
+    private var executor: (any Sendable)?
+
+    init(shared: ServerShared) {
+        self.shared = shared
+        self.logger = shared.logger
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if shared.configuration.handlerExecution == .eventLoop, #available(macOS 15.0, *) {
+            executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+        }
+        if let remote = context.channel.remoteAddress {
+            peer = "\(remote)"
+        }
+        logger[metadataKey: "peer"] = "\(peer)"
+        if context.channel.isActive { armIdleTimer() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        shared.gauges.connections.increment()
+        armIdleTimer()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        shared.gauges.connections.decrement()
+        idleTimer?.cancel()
+        idleTimer = nil
+        closing = true
+        // The peer is gone: nobody can receive the replies, so stop the work.
+        for (_, call) in calls {
+            call.timer?.cancel()
+            call.task.cancel()
+            shared.gauges.callsInFlight.decrement()
+            record(method: call.method, code: .cancelled, startedAt: call.startedAt, requestID: call.requestID)
+        }
+        calls.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        let frame = unwrapInboundIn(data)
+        // Any complete frame counts as activity.
+        idleTimer?.cancel()
+        idleTimer = nil
+        switch frame.kind {
+        case .call(let call):
+            receive(callID: frame.callID, call: call, context: context)
+        case .cancel:
+            cancel(callID: frame.callID, code: .cancelled, message: "cancelled by the client")
+        case .reply, .goAway, nil:
+            // Replies and GoAway mean nothing to a server; empty frames are keep-alives.
+            break
+        }
+        if calls.isEmpty { callsDrained() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            // The peer sent everything it will send: answer what is in flight, then close.
+            inputClosed = true
+            if calls.isEmpty { closeAfterFlush() }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let streamError = error as? FrameStreamError {
+            logger.debug(
+                "rpc connection error", metadata: ["error": "\(streamError)", "code": "\(streamError.code.rawValue)"])
+            connectionError(streamError.errorFrame)
+        } else {
+            logger.debug("rpc connection failed", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Calls
+
+    private func receive(callID: UInt64, call: RPCFrame.Call, context: ChannelHandlerContext) {
+        guard callID != 0 else {
+            connectionError(.connectionError(.invalidArgument, "call_id 0 is reserved for the connection"))
+            return
+        }
+        guard calls[callID] == nil else {
+            connectionError(.connectionError(.invalidArgument, "call_id \(callID) is already in flight"))
+            return
+        }
+        let startedAt = NIODeadline.now()
+        let requestID = call.metadata[Metadata.Keys.requestID]
+        if draining {
+            refuse(callID, RPCError(.unavailable, "server is shutting down"), call.method, startedAt, requestID)
+            return
+        }
+        if calls.count >= shared.configuration.maximumCallsInFlightPerConnection {
+            refuse(callID, RPCError(.resourceExhausted, "too many calls in flight on this connection"),
+                   call.method, startedAt, requestID)
+            return
+        }
+        guard shared.isAuthorized(method: call.method, metadata: call.metadata) else {
+            refuse(callID, RPCError(.unauthenticated, "missing or invalid authorization"),
+                   call.method, startedAt, requestID)
+            return
+        }
+        guard let route = shared.router.handler(for: call.method) else {
+            refuse(callID, RPCError(.unimplemented, "unknown method \(call.method)"),
+                   call.method, startedAt, requestID)
+            return
+        }
+
+        let deadline: ContinuousClock.Instant? =
+            call.timeoutMs == 0 ? nil : .now + .milliseconds(Int64(call.timeoutMs))
+        let serverContext = ServerContext(
+            method: route.descriptor, metadata: call.metadata, deadline: deadline, peer: peer)
+        sequence &+= 1
+        let sequence = self.sequence
+        let task = Self.makeTask(
+            callID: callID, sequence: sequence, payload: call.payload, context: serverContext,
+            handler: route.handler, allocator: context.channel.allocator, loopSelf: loopSelf!,
+            eventLoop: context.eventLoop, maximumFrameLength: shared.configuration.maximumFrameLength,
+            logger: logger, executor: executor)
+        var entry = InFlight(
+            sequence: sequence, task: task, timer: nil, method: call.method, startedAt: startedAt,
+            requestID: requestID)
+        if call.timeoutMs != 0 {
+            entry.timer = context.eventLoop.assumeIsolated().scheduleTask(
+                in: .milliseconds(Int64(call.timeoutMs))
+            ) { [self] in
+                deadlinePassed(callID: callID, sequence: sequence)
+            }
+        }
+        calls[callID] = entry
+        shared.gauges.callsInFlight.increment()
+    }
+
+    /// Runs the handler off the event loop and brings the encoded reply back to it.
+    private static func makeTask(
+        callID: UInt64, sequence: UInt64, payload: [UInt8], context: ServerContext, handler: @escaping RPCRawHandler,
+        allocator: ByteBufferAllocator, loopSelf: NIOLoopBound<ServerConnectionHandler>, eventLoop: any EventLoop,
+        maximumFrameLength: Int, logger: Logger, executor: (any Sendable)?
+    ) -> Task<Void, Never> {
+        let body: @Sendable () async -> Void = {
+            var reply: RPCFrame.Reply
+            do {
+                let response = try await ServerContext.$current.withValue(context) {
+                    try await handler(payload, context)
+                }
+                reply = RPCFrame.Reply(code: 0, message: "", payload: response, metadata: [:])
+            } catch let error as RPCError {
+                reply = RPCFrame.Reply(error: error)
+                if let cause = error.cause {
+                    logger.debug(
+                        "rpc handler error", metadata: ["method": "\(context.method.path)", "cause": "\(cause)"])
+                }
+            } catch is CancellationError {
+                reply = RPCFrame.Reply(code: RPCStatusCode.cancelled.rawValue, message: "cancelled")
+            } catch {
+                // Details stay in the log; the peer only learns that something failed.
+                logger.error(
+                    "rpc handler failed",
+                    metadata: [
+                        "method": "\(context.method.path)", "error": "\(String(reflecting: error))",
+                        "request_id": "\(context.requestID ?? "")",
+                    ])
+                reply = RPCFrame.Reply(code: RPCStatusCode.internalError.rawValue, message: "internal error")
+            }
+            var buffer = allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(reply)))
+            if buffer.readableBytes - FrameLengthPrefix.size > maximumFrameLength {
+                logger.error(
+                    "rpc reply exceeds the maximum frame size",
+                    metadata: ["method": "\(context.method.path)", "size": "\(buffer.readableBytes - FrameLengthPrefix.size)"])
+                reply = RPCFrame.Reply(code: RPCStatusCode.resourceExhausted.rawValue, message: "reply too large")
+                buffer = allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(reply)))
+            }
+            let code = RPCStatusCode(rawValue: reply.code)
+            if eventLoop.inEventLoop {
+                // Not inside a channel callback (this is a task job), so no re-entrancy.
+                loopSelf.value.complete(callID: callID, sequence: sequence, reply: buffer, code: code)
+            } else {
+                eventLoop.execute {
+                    loopSelf.value.complete(callID: callID, sequence: sequence, reply: buffer, code: code)
+                }
+            }
+        }
+        if #available(macOS 15.0, *), let executor = executor as? EventLoopTaskExecutor {
+            return Task(executorPreference: executor, operation: body)
+        }
+        return Task(operation: body)
+    }
+
+    private func complete(callID: UInt64, sequence: UInt64, reply: ByteBuffer, code: RPCStatusCode) {
+        // A call already answered (deadline, cancel, connection gone) drops its late result.
+        guard let call = calls[callID], call.sequence == sequence else { return }
+        calls.removeValue(forKey: callID)
+        call.timer?.cancel()
+        shared.gauges.callsInFlight.decrement()
+        write(reply)
+        record(method: call.method, code: code, startedAt: call.startedAt, requestID: call.requestID)
+        if calls.isEmpty { callsDrained() }
+    }
+
+    private func deadlinePassed(callID: UInt64, sequence: UInt64) {
+        guard let call = calls[callID], call.sequence == sequence else { return }
+        calls.removeValue(forKey: callID)
+        call.task.cancel()
+        shared.gauges.callsInFlight.decrement()
+        writeReply(callID, RPCError(.deadlineExceeded, "deadline exceeded"))
+        record(method: call.method, code: .deadlineExceeded, startedAt: call.startedAt, requestID: call.requestID)
+        if calls.isEmpty { callsDrained() }
+    }
+
+    /// A `Cancel` frame: stop the task and answer 1 CANCELLED, so every call gets exactly one reply.
+    private func cancel(callID: UInt64, code: RPCStatusCode, message: String) {
+        guard let call = calls.removeValue(forKey: callID) else { return }
+        call.timer?.cancel()
+        call.task.cancel()
+        shared.gauges.callsInFlight.decrement()
+        writeReply(callID, RPCError(code, message))
+        record(method: call.method, code: code, startedAt: call.startedAt, requestID: call.requestID)
+    }
+
+    private func refuse(
+        _ callID: UInt64, _ error: RPCError, _ method: String, _ startedAt: NIODeadline, _ requestID: String?
+    ) {
+        writeReply(callID, error)
+        record(method: method, code: error.code, startedAt: startedAt, requestID: requestID)
+    }
+
+    private func record(method: String, code: RPCStatusCode, startedAt: NIODeadline, requestID: String?) {
+        let nanoseconds = (NIODeadline.now() - startedAt).nanoseconds
+        // Unknown methods are peer-controlled strings: keep them out of metric dimensions.
+        let label = shared.router.handler(for: method) == nil ? "unknown" : method
+        metrics.record(method: label, code: code, nanoseconds: nanoseconds)
+        logger.debug(
+            "rpc call",
+            metadata: [
+                "method": "\(method)", "code": "\(code.rawValue)", "duration_ms": "\(Double(nanoseconds) / 1e6)",
+                "request_id": "\(requestID ?? "")",
+            ])
+    }
+
+    // MARK: Connection state
+
+    /// Called whenever the last call in flight finished.
+    private func callsDrained() {
+        if draining || inputClosed {
+            closeAfterFlush()
+        } else {
+            armIdleTimer()
+        }
+    }
+
+    private func armIdleTimer() {
+        guard let context, !closing, idleTimer == nil, calls.isEmpty else { return }
+        let timeout = shared.configuration.idleTimeout
+        guard timeout > .zero else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) { [self] in
+            idleTimer = nil
+            guard calls.isEmpty else { return }
+            logger.debug("rpc connection idle, closing")
+            goAwayAndDrain(reason: "idle timeout")
+        }
+    }
+
+    /// Graceful shutdown of this connection: GoAway, refuse new calls with 14, finish the calls
+    /// in flight, close.
+    /// - Parameter reason: Sent in the GoAway frame.
+    func goAwayAndDrain(reason: String) {
+        guard !draining, !closing else { return }
+        draining = true
+        idleTimer?.cancel()
+        idleTimer = nil
+        write(context?.channel.allocator.buffer(frame: RPCFrame(callID: 0, kind: .goAway(.init(reason: reason)))))
+        if calls.isEmpty { closeAfterFlush() }
+    }
+
+    /// Stops every call at once and closes (drain timeout passed).
+    func forceClose() {
+        for (callID, call) in calls {
+            call.timer?.cancel()
+            call.task.cancel()
+            shared.gauges.callsInFlight.decrement()
+            writeReply(callID, RPCError(.unavailable, "server shut down before the call finished"))
+            record(method: call.method, code: .unavailable, startedAt: call.startedAt, requestID: call.requestID)
+        }
+        calls.removeAll()
+        closeAfterFlush()
+    }
+
+    private func connectionError(_ frame: RPCFrame) {
+        guard !closing, let context else { return }
+        write(context.channel.allocator.buffer(frame: frame))
+        closeAfterFlush()
+    }
+
+    private func closeAfterFlush() {
+        guard !closing, let context else { return }
+        closing = true
+        idleTimer?.cancel()
+        idleTimer = nil
+        // Close once everything written before has reached the socket.
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated()
+            .whenComplete { _ in
+                context.close(promise: nil)
+            }
+    }
+
+    // MARK: Writing
+
+    private func writeReply(_ callID: UInt64, _ error: RPCError) {
+        guard let context else { return }
+        write(context.channel.allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(.init(error: error)))))
+    }
+
+    /// Writes now and flushes once per event-loop tick, so replies finishing together share a syscall.
+    private func write(_ buffer: ByteBuffer?) {
+        guard let context, let buffer, context.channel.isActive else { return }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            self.context?.flush()
+        }
+    }
+}

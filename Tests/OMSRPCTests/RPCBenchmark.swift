@@ -1,0 +1,248 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import OMSRPC
+import OMSRPCCore
+import Testing
+
+// Unary-call benchmark, run by tools/bench-rpc.sh (OMS_BENCH=1, release build). Compares the RPC
+// framework with a bare SwiftNIO length-prefixed echo server/client (no protobuf, no routing, no
+// tasks per call) in the same process and run. Method and figures: docs/benchmarks-rpc.md.
+
+private let benchEnabled = ProcessInfo.processInfo.environment["OMS_BENCH"] == "1"
+
+@Suite("RPC benchmark", .enabled(if: benchEnabled), .serialized)
+struct RPCBenchmark {
+    struct Figures: CustomStringConvertible {
+        var name: String
+        var callers: Int
+        var calls: Int
+        var seconds: Double
+        var p50: Double
+        var p99: Double
+        var callsPerSecond: Double { Double(calls) / seconds }
+        var microsecondsPerCall: Double { seconds * 1e6 / Double(calls) }
+        var description: String {
+            let rate = String(format: "%9.0f", callsPerSecond)
+            let cost = String(format: "%6.2f", microsecondsPerCall)
+            let p50s = String(format: "%7.1f", p50)
+            let p99s = String(format: "%7.1f", p99)
+            return "\(name.padding(toLength: 10, withPad: " ", startingAt: 0)) callers=\(callers) calls/s=\(rate) "
+                + "µs/call=\(cost) p50=\(p50s)µs p99=\(p99s)µs"
+        }
+    }
+
+    /// Runs `callers` concurrent loops of `perCaller` calls each; latencies in microseconds.
+    static func measure(
+        name: String, callers: Int, perCaller: Int, _ call: @escaping @Sendable (Int) async throws -> Void
+    ) async throws -> Figures {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for caller in 0..<callers {
+                group.addTask {
+                    var latencies: [Double] = []
+                    latencies.reserveCapacity(perCaller)
+                    for index in 0..<perCaller {
+                        let begin = clock.now
+                        try await call(caller &* perCaller &+ index)
+                        let elapsed = clock.now - begin
+                        latencies.append(
+                            Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
+                    }
+                    return latencies
+                }
+            }
+            var all: [Double] = []
+            for try await part in group { all += part }
+            return all.sorted()
+        }
+        let total = clock.now - start
+        let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+        return Figures(
+            name: name, callers: callers, calls: latencies.count, seconds: seconds,
+            p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100])
+    }
+
+    @Test("unary throughput and latency: RPC vs bare NIO echo")
+    func unary() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let totalCalls = Int(environment["OMS_BENCH_CALLS"] ?? "") ?? 200_000
+        let rounds = Int(environment["OMS_BENCH_ROUNDS"] ?? "") ?? 3
+        let payload = [UInt8](repeating: 0x61, count: 64)
+
+        let server = RPCServer(
+            configuration: .init(
+                host: "127.0.0.1", port: 0, authToken: testToken, maximumCallsInFlightPerConnection: 4096),
+            services: [TestService(probe: Probe())])
+        let rpcPort = try #require(try await server.start().port)
+        let client = makeClient(port: rpcPort)
+        let echo = try await BareEcho.start()
+        let echoClient = try await BareEchoClient.connect(port: echo.port)
+
+        let request = Bytes(payload)
+        let rpcCall: @Sendable (Int) async throws -> Void = { _ in
+            _ = try await client.unary(TestMethods.echo, request, as: Bytes.self, options: CallOptions())
+        }
+        let echoCall: @Sendable (Int) async throws -> Void = { _ in
+            _ = try await echoClient.call(payload)
+        }
+        // Warm-up.
+        _ = try await Self.measure(name: "warm", callers: 64, perCaller: 500, rpcCall)
+        _ = try await Self.measure(name: "warm", callers: 64, perCaller: 500, echoCall)
+
+        var lines: [String] = []
+        for callers in [1, 64] {
+            let perCaller = (callers == 1 ? totalCalls / 8 : totalCalls) / callers
+            var best: [String: Figures] = [:]
+            for _ in 0..<rounds {
+                for (name, body) in [("bare-echo", echoCall), ("oms-rpc", rpcCall)] {
+                    let figures = try await Self.measure(name: name, callers: callers, perCaller: perCaller, body)
+                    print(figures)
+                    if best[name].map({ $0.seconds > figures.seconds }) ?? true { best[name] = figures }
+                }
+            }
+            let rpc = try #require(best["oms-rpc"])
+            let bare = try #require(best["bare-echo"])
+            lines.append("best of \(rounds): \(bare)")
+            lines.append("best of \(rounds): \(rpc)")
+            lines.append(
+                "callers=\(callers): rpc/bare cost per call = "
+                    + String(format: "%.2f", rpc.microsecondsPerCall / bare.microsecondsPerCall) + "x")
+        }
+        print(lines.joined(separator: "\n"))
+        if let path = environment["OMS_BENCH_OUT"] {
+            try lines.joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        await client.close()
+        await echoClient.close()
+        await server.shutdownGracefully()
+        try await echo.channel.close()
+    }
+}
+
+// MARK: - Bare NIO echo (the baseline)
+
+/// Splits `[UInt32 length][body]` frames; no protobuf.
+private struct BareFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self),
+            buffer.readableBytes >= 4 + Int(length)
+        else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
+        return .continue
+    }
+}
+
+/// Writes every frame straight back; flushes once per read burst.
+private final class BareEchoHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let body = unwrapInboundIn(data)
+        var out = context.channel.allocator.buffer(capacity: 4 + body.readableBytes)
+        out.writeInteger(UInt32(body.readableBytes))
+        out.writeImmutableBuffer(body)
+        context.write(wrapOutboundOut(out), promise: nil)
+    }
+    func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
+}
+
+private struct BareEcho {
+    let channel: any Channel
+    let port: Int
+
+    static func start() async throws -> BareEcho {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BareFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(BareEchoHandler())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return BareEcho(channel: channel, port: channel.localAddress!.port!)
+    }
+}
+
+/// Matches echoed frames to waiting callers by an 8-byte id at the front of the body — the
+/// minimum any multiplexing client needs. Same flush coalescing as the RPC client.
+private final class BareClientHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    var pending: [UInt64: CheckedContinuation<ByteBuffer, any Error>] = [:]
+    var context: ChannelHandlerContext?
+    var flushScheduled = false
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var body = unwrapInboundIn(data)
+        guard let id = body.readInteger(as: UInt64.self) else { return }
+        pending.removeValue(forKey: id)?.resume(returning: body)
+    }
+
+    func send(_ id: UInt64, _ frame: ByteBuffer, _ continuation: CheckedContinuation<ByteBuffer, any Error>) {
+        guard let context else { return }
+        pending[id] = continuation
+        context.write(wrapOutboundOut(frame), promise: nil)
+        if !flushScheduled {
+            flushScheduled = true
+            context.eventLoop.assumeIsolated().execute { [self] in
+                flushScheduled = false
+                self.context?.flush()
+            }
+        }
+    }
+}
+
+private final class BareEchoClient: Sendable {
+    let channel: any Channel
+    let handler: NIOLoopBound<BareClientHandler>
+    let ids = NIOLockedValueBox<UInt64>(0)
+
+    init(channel: any Channel, handler: NIOLoopBound<BareClientHandler>) {
+        self.channel = channel
+        self.handler = handler
+    }
+
+    static func connect(port: Int) async throws -> BareEchoClient {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BareFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(BareClientHandler())
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        let handler = try await channel.eventLoop.submit {
+            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: BareClientHandler.self), eventLoop: channel.eventLoop)
+        }.get()
+        return BareEchoClient(channel: channel, handler: handler)
+    }
+
+    func call(_ payload: [UInt8]) async throws -> ByteBuffer {
+        let id = ids.withLockedValue { id in
+            id &+= 1
+            return id
+        }
+        var frame = channel.allocator.buffer(capacity: 12 + payload.count)
+        frame.writeInteger(UInt32(8 + payload.count))
+        frame.writeInteger(id)
+        frame.writeBytes(payload)
+        let handler = self.handler
+        let loop = channel.eventLoop
+        let request = frame
+        return try await withCheckedThrowingContinuation { continuation in
+            loop.execute { handler.value.send(id, request, continuation) }
+        }
+    }
+
+    func close() async { try? await channel.close() }
+}
