@@ -36,7 +36,8 @@ public struct TestEnvironment: Sendable {
         }
         for (k, v) in process where k.hasPrefix("OMS_") { values[k] = v }
         guard values["OMS_MYSQL_ADMIN_URL"] != nil else {
-            throw TestEnvironmentError(message: "OMS_MYSQL_ADMIN_URL not set and \(path) not readable; run tools/oms-env.sh start")
+            throw TestEnvironmentError(
+                message: "OMS_MYSQL_ADMIN_URL not set and \(path) not readable; run tools/oms-env.sh start")
         }
         return TestEnvironment(values: values)
     }
@@ -46,7 +47,9 @@ public struct TestEnvironment: Sendable {
     public static func packageRoot(from filePath: String = #filePath) -> String {
         var url = URL(fileURLWithPath: filePath).deletingLastPathComponent()
         while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                return url.path
+            }
             url.deleteLastPathComponent()
         }
         return FileManager.default.currentDirectoryPath

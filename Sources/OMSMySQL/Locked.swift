@@ -1,0 +1,27 @@
+import Foundation
+
+/// A value guarded by a lock, for small critical sections shared between tasks and worker threads.
+///
+/// `@unchecked Sendable`: every access to `value` happens inside `withLock`, under `lock`.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+    }
+
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds as a floating-point value.
+    var omsSeconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
