@@ -388,6 +388,8 @@ extension InventoryV1 {
         public var createdAtUs: Int64 = 0
         /// What the reservation is for (e.g. the checkout id).
         public var reference: String = ""
+        /// The order the units were sold to (set by CommitReservation).
+        public var orderID: String = ""
 
         public init() {}
 
@@ -397,7 +399,8 @@ extension InventoryV1 {
             state: InventoryV1.ReservationState = InventoryV1.ReservationState(),
             expiresAtUs: Int64 = 0,
             createdAtUs: Int64 = 0,
-            reference: String = ""
+            reference: String = "",
+            orderID: String = ""
         ) {
             self.reservationID = reservationID
             self.lines = lines
@@ -405,14 +408,16 @@ extension InventoryV1 {
             self.expiresAtUs = expiresAtUs
             self.createdAtUs = createdAtUs
             self.reference = reference
+            self.orderID = orderID
         }
     }
 }
 
 extension InventoryV1 {
     public struct ReserveRequest: Sendable, Hashable {
-        /// Chosen by the caller (the checkout id); repeating a Reserve with the same id returns
-        /// the first outcome. An id that was released before it was ever reserved is refused (9).
+        /// Chosen by the caller (the checkout id), 1-128 characters; repeating a Reserve with the same
+        /// id and lines returns the existing reservation, with other lines it is refused (6). An id that
+        /// was released before it was ever reserved is refused (9). Unknown SKUs are refused (3).
         public var reservationID: String = ""
         /// 1-100 lines, distinct SKUs. All lines are reserved or none.
         public var lines: [InventoryV1.ReservationLine] = []
@@ -540,7 +545,8 @@ extension InventoryV1 {
 
 extension InventoryV1 {
     public struct ReleaseReservationResponse: Sendable, Hashable {
-        /// State RELEASED (or COMMITTED/EXPIRED when it was already past holding).
+        /// State RELEASED (or EXPIRED when the sweeper got there first). A committed reservation is not
+        /// released: sold units come back through a return (9 FAILED_PRECONDITION).
         public var reservation: InventoryV1.Reservation? = nil
         /// False when the id was never reserved: the release is recorded so a later Reserve with
         /// this id is refused.
@@ -1078,6 +1084,7 @@ extension InventoryV1.Reservation: ProtoMessage, CProtoConvertible {
         c.pointee.expires_at_us = self.expiresAtUs
         c.pointee.created_at_us = self.createdAtUs
         if !self.reference.isEmpty { c.pointee.reference = arena.cString(self.reference) }
+        if !self.orderID.isEmpty { c.pointee.order_id = arena.cString(self.orderID) }
     }
 
     init(_fromC c: UnsafePointer<Oms__Inventory__V1__Reservation>) throws {
@@ -1088,6 +1095,7 @@ extension InventoryV1.Reservation: ProtoMessage, CProtoConvertible {
         self.expiresAtUs = c.pointee.expires_at_us
         self.createdAtUs = c.pointee.created_at_us
         self.reference = ProtoRuntime.string(c.pointee.reference)
+        self.orderID = ProtoRuntime.string(c.pointee.order_id)
     }
 }
 

@@ -2051,7 +2051,7 @@ const ProtobufCMessageDescriptor oms__inventory__v1__reservation_line__descripto
   (ProtobufCMessageInit) oms__inventory__v1__reservation_line__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor oms__inventory__v1__reservation__field_descriptors[6] =
+static const ProtobufCFieldDescriptor oms__inventory__v1__reservation__field_descriptors[7] =
 {
   {
     "reservation_id",
@@ -2125,11 +2125,24 @@ static const ProtobufCFieldDescriptor oms__inventory__v1__reservation__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "order_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Inventory__V1__Reservation, order_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned oms__inventory__v1__reservation__field_indices_by_name[] = {
   4,   /* field[4] = created_at_us */
   3,   /* field[3] = expires_at_us */
   1,   /* field[1] = lines */
+  6,   /* field[6] = order_id */
   5,   /* field[5] = reference */
   0,   /* field[0] = reservation_id */
   2,   /* field[2] = state */
@@ -2137,7 +2150,7 @@ static const unsigned oms__inventory__v1__reservation__field_indices_by_name[] =
 static const ProtobufCIntRange oms__inventory__v1__reservation__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor oms__inventory__v1__reservation__descriptor =
 {
@@ -2147,7 +2160,7 @@ const ProtobufCMessageDescriptor oms__inventory__v1__reservation__descriptor =
   "Oms__Inventory__V1__Reservation",
   "oms.inventory.v1",
   sizeof(Oms__Inventory__V1__Reservation),
-  6,
+  7,
   oms__inventory__v1__reservation__field_descriptors,
   oms__inventory__v1__reservation__field_indices_by_name,
   1,  oms__inventory__v1__reservation__number_ranges,

@@ -305,18 +305,23 @@ struct  Oms__Inventory__V1__Reservation
    * What the reservation is for (e.g. the checkout id).
    */
   char *reference;
+  /*
+   * The order the units were sold to (set by CommitReservation).
+   */
+  char *order_id;
 };
 #define OMS__INVENTORY__V1__RESERVATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&oms__inventory__v1__reservation__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, OMS__INVENTORY__V1__RESERVATION_STATE__RESERVATION_STATE_UNSPECIFIED, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0,NULL, OMS__INVENTORY__V1__RESERVATION_STATE__RESERVATION_STATE_UNSPECIFIED, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Oms__Inventory__V1__ReserveRequest
 {
   ProtobufCMessage base;
   /*
-   * Chosen by the caller (the checkout id); repeating a Reserve with the same id returns
-   * the first outcome. An id that was released before it was ever reserved is refused (9).
+   * Chosen by the caller (the checkout id), 1-128 characters; repeating a Reserve with the same
+   * id and lines returns the existing reservation, with other lines it is refused (6). An id that
+   * was released before it was ever reserved is refused (9). Unknown SKUs are refused (3).
    */
   char *reservation_id;
   /*
@@ -424,7 +429,8 @@ struct  Oms__Inventory__V1__ReleaseReservationResponse
 {
   ProtobufCMessage base;
   /*
-   * State RELEASED (or COMMITTED/EXPIRED when it was already past holding).
+   * State RELEASED (or EXPIRED when the sweeper got there first). A committed reservation is not
+   * released: sold units come back through a return (9 FAILED_PRECONDITION).
    */
   Oms__Inventory__V1__Reservation *reservation;
   /*

@@ -1,0 +1,68 @@
+import Foundation
+import OMSServiceKit
+
+/// Tunables of the coordinator. Read from settings (`--lease 30s`, `OMS_CHECKOUT_LEASE=30s`) by
+/// `init(settings:)`; see docs/checkout.md.
+public struct CheckoutConfiguration: Sendable {
+    /// Node id of this instance for checkout ids (`node-id`, 0…1023).
+    public var nodeID: Int = 0
+    /// Lease owner name of this instance (host, pid and a random suffix by default).
+    public var instanceName: String = CheckoutConfiguration.defaultInstanceName()
+    /// How long an instance owns a checkout after each write (`lease`, default 30 s). Must exceed
+    /// `stepTimeout` so that a step sent by a dead instance has ended before recovery asks about it.
+    public var lease: Duration = .seconds(30)
+    /// Most time one step (including its retries on 14) may take (`step-timeout`, default 8 s).
+    public var stepTimeout: Duration = .seconds(8)
+    /// Deadline of a PlaceOrder call that sets none (`default-deadline`, default 20 s).
+    public var defaultDeadline: Duration = .seconds(20)
+    /// How long before the caller's deadline the handler answers "in progress" (default 50 ms).
+    public var answerMargin: Duration = .milliseconds(50)
+    /// Reservation time to live (`reservation-ttl`, default 15 min); inventory releases it by itself after that.
+    public var reservationTTL: Duration = .seconds(900)
+    /// Sweeper interval (`recovery-interval`, default 5 s).
+    public var recoveryInterval: Duration = .seconds(5)
+    /// Checkouts claimed per sweeper pass (`recovery-batch`, default 200).
+    public var recoveryBatch: Int = 200
+    /// Checkouts driven at once by one sweeper pass (`recovery-concurrency`, default 8).
+    public var recoveryConcurrency: Int = 8
+    /// First and largest retry delay on 14 UNAVAILABLE (full jitter).
+    public var retryInitialDelay: Duration = .milliseconds(20)
+    public var retryMaximumDelay: Duration = .seconds(1)
+    /// How often a concurrent call with the same key re-reads the checkout while the first runs.
+    public var pollInterval: Duration = .milliseconds(20)
+    /// Delay before recovery retries a checkout it could not finish (grows with attempts, capped at 60 s).
+    public var deferDelay: Duration = .seconds(1)
+
+    /// The defaults.
+    public init() {}
+
+    /// Reads the settings of `oms-checkout`.
+    /// - Throws: `ConfigurationError` naming a bad setting.
+    public init(settings: Settings) throws {
+        self.init()
+        nodeID = try settings.int("node-id", default: 0, range: 0...1023)
+        if let name = settings.string("instance-name") { instanceName = name }
+        lease = try settings.duration("lease", default: lease)
+        stepTimeout = try settings.duration("step-timeout", default: stepTimeout)
+        defaultDeadline = try settings.duration("default-deadline", default: defaultDeadline)
+        reservationTTL = try settings.duration("reservation-ttl", default: reservationTTL)
+        recoveryInterval = try settings.duration("recovery-interval", default: recoveryInterval)
+        recoveryBatch = try settings.int("recovery-batch", default: recoveryBatch, range: 1...10_000)
+        recoveryConcurrency = try settings.int("recovery-concurrency", default: recoveryConcurrency, range: 1...256)
+        try check()
+    }
+
+    /// - Throws: `ConfigurationError` when the lease does not exceed the step timeout.
+    public func check() throws {
+        guard lease > stepTimeout + .seconds(1) else {
+            throw ConfigurationError("--lease must exceed --step-timeout by at least 1s (lease \(lease), step \(stepTimeout))")
+        }
+        guard recoveryInterval > .zero else { throw ConfigurationError("--recovery-interval must be positive") }
+    }
+
+    /// `<host>:<pid>:<random>`.
+    public static func defaultInstanceName() -> String {
+        let host = ProcessInfo.processInfo.hostName.prefix(64)
+        return "\(host):\(ProcessInfo.processInfo.processIdentifier):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    }
+}

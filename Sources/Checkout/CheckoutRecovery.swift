@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import OMSServiceKit
+
+/// What one sweeper pass did.
+public struct RecoveryReport: Sendable, Hashable {
+    /// Checkouts whose expired lease this pass took over.
+    public var claimed = 0
+    /// Of those, checkouts that ended (completed or compensated).
+    public var finished = 0
+    /// Of those, checkouts that could not progress (a service down, a payment pending) and wait for a later pass.
+    public var deferred = 0
+    /// Open checkouts left after the pass.
+    public var open = 0
+
+    public init() {}
+}
+
+extension CheckoutCoordinator {
+    /// One sweeper pass: takes over every open checkout whose lease expired and drives it to an
+    /// end (resolving unknown outcomes by asking; forward when the authorization holds, otherwise
+    /// compensation).
+    /// - Returns: what was done.
+    /// - Throws: `MySQLError` when the candidates cannot be read.
+    @discardableResult
+    public func recoverOnce() async throws -> RecoveryReport {
+        let candidates = try await repository.recoverable(limit: configuration.recoveryBatch)
+        var report = RecoveryReport()
+        let width = configuration.recoveryConcurrency
+        try await withThrowingTaskGroup(of: (claimed: Bool, finished: Bool).self) { group in
+            var next = candidates.makeIterator()
+            var running = 0
+            func add() -> Bool {
+                guard let c = next.next() else { return false }
+                group.addTask { try await self.recover(checkoutID: c.checkoutID, version: c.version) }
+                return true
+            }
+            while running < width, add() { running += 1 }
+            while let r = try await group.next() {
+                running -= 1
+                if r.claimed {
+                    report.claimed += 1
+                    if r.finished { report.finished += 1 } else { report.deferred += 1 }
+                }
+                if add() { running += 1 }
+            }
+        }
+        report.open = try await repository.openCount()
+        metrics.open.record(Double(report.open))
+        if report.claimed > 0 {
+            logger.info(
+                "checkout recovery pass",
+                metadata: ["claimed": "\(report.claimed)", "finished": "\(report.finished)", "deferred": "\(report.deferred)",
+                           "open": "\(report.open)"])
+        }
+        return report
+    }
+
+    /// Claims one checkout and drives it; errors of one checkout do not stop the pass.
+    private func recover(checkoutID: Int64, version: Int64) async throws -> (claimed: Bool, finished: Bool) {
+        var log = logger
+        log[metadataKey: "checkout_id"] = "\(checkoutID)"
+        do {
+            guard
+                let claimed = try await repository.claim(
+                    checkoutID: checkoutID, expectedVersion: version, owner: configuration.instanceName,
+                    lease: configuration.lease),
+                let snapshot = try await repository.find(checkoutID: checkoutID), snapshot.version == claimed
+            else { return (false, false) }
+            metrics.recovery("claimed")
+            log.notice("recovering checkout", metadata: ["phase": "\(snapshot.saga.phase.rawValue)", "attempts": "\(snapshot.attempts)"])
+            var run = DriveRun(
+                checkoutID: checkoutID, version: claimed, saga: snapshot.saga, draft: snapshot.request.draft, card: nil,
+                callerDeadline: nil, recovering: true)
+            var interrupted = run.saga
+            if (try? interrupted.apply(.interrupted)) != nil, interrupted != run.saga {
+                try await record(.interrupted, kind: "resolved", step: nil, run: &run, logger: log)
+            }
+            let outcome = try await drive(&run, logger: log)
+            if outcome != nil { metrics.recovery("finished") }
+            return (true, outcome != nil)
+        } catch {
+            log.error("checkout recovery failed", metadata: ["error": "\(error)"])
+            return (true, false)
+        }
+    }
+
+    /// The sweeper: runs `recoverOnce` at start-up and every `recoveryInterval`.
+    /// - Returns: the job for the ServiceRunner.
+    public func makeRecoveryJob() -> PeriodicJob {
+        PeriodicJob(name: "checkout-recovery", interval: configuration.recoveryInterval, runAtStart: true, logger: logger) {
+            try await self.recoverOnce()
+        }
+    }
+}
