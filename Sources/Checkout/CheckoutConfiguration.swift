@@ -32,6 +32,10 @@ public struct CheckoutConfiguration: Sendable {
     public var pollInterval: Duration = .milliseconds(20)
     /// Delay before recovery retries a checkout it could not finish (grows with attempts, capped at 60 s).
     public var deferDelay: Duration = .seconds(1)
+    /// TEST-ONLY crash injection (`failpoint`, e.g. `OMS_CHECKOUT_FAILPOINT=crash-after:reserve`): the process
+    /// kills itself with SIGKILL right after that forward step's call returned and before its result is
+    /// recorded. Nil (off) by default; production never sets it. See docs/checkout.md.
+    public var crashAfter: CheckoutStep?
 
     /// The defaults.
     public init() {}
@@ -49,6 +53,7 @@ public struct CheckoutConfiguration: Sendable {
         recoveryInterval = try settings.duration("recovery-interval", default: recoveryInterval)
         recoveryBatch = try settings.int("recovery-batch", default: recoveryBatch, range: 1...10_000)
         recoveryConcurrency = try settings.int("recovery-concurrency", default: recoveryConcurrency, range: 1...256)
+        crashAfter = try Self.parseFailpoint(settings.string("failpoint"))
         try check()
     }
 
@@ -58,6 +63,23 @@ public struct CheckoutConfiguration: Sendable {
             throw ConfigurationError("--lease must exceed --step-timeout by at least 1s (lease \(lease), step \(stepTimeout))")
         }
         guard recoveryInterval > .zero else { throw ConfigurationError("--recovery-interval must be positive") }
+    }
+
+    /// Parses the test-only `failpoint` setting: empty/absent → nil; `crash-after:<step>` with step
+    /// `reserve`, `create-order`, `authorize`, `confirm-order` or `commit-reservation`.
+    /// - Throws: `ConfigurationError` for any other value.
+    public static func parseFailpoint(_ text: String?) throws -> CheckoutStep? {
+        guard let text, !text.isEmpty else { return nil }
+        let steps: [String: CheckoutStep] = [
+            "reserve": .reserve, "create-order": .createOrder, "authorize": .authorize, "confirm-order": .confirmOrder,
+            "commit-reservation": .commitReservation,
+        ]
+        let prefix = "crash-after:"
+        guard text.hasPrefix(prefix), let step = steps[String(text.dropFirst(prefix.count))] else {
+            throw ConfigurationError(
+                "--failpoint must be crash-after:<step> with step one of \(steps.keys.sorted().joined(separator: ", ")) (test only), got '\(text)'")
+        }
+        return step
     }
 
     /// `<host>:<pid>:<random>`.

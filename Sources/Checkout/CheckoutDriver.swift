@@ -52,6 +52,7 @@ extension CheckoutCoordinator {
                     }
                     try await record(.begin(step), kind: "intent", step: step, run: &run, logger: logger)
                     let event = try await perform(step, run: run, logger: logger)
+                    if configuration.crashAfter == step { Self.crashForTest(after: step, logger: logger) }
                     try await record(event, kind: "result", step: step, run: &run, logger: logger)
                 case .resolve(let step):
                     let event = try await resolve(step, run: run, logger: logger)
@@ -75,6 +76,14 @@ extension CheckoutCoordinator {
             logger.notice("\(l)")
             return nil
         }
+    }
+
+    /// The TEST-ONLY failpoint (`failpoint=crash-after:<step>`): dies like `kill -9` right after the
+    /// step's call returned (its effect happened) and before the result is recorded.
+    static func crashForTest(after step: CheckoutStep, logger: Logger) -> Never {
+        logger.critical("failpoint: crashing with SIGKILL after \(step.rawValue) (test-only setting)")
+        kill(getpid(), SIGKILL)
+        fatalError("SIGKILL did not stop the process")
     }
 
     /// Whether going forward with `step` is still sensible; the rejection to compensate with if not.

@@ -1,3 +1,4 @@
+import OMSCore
 import Foundation
 import OMSAPI
 
@@ -151,7 +152,7 @@ public enum CheckoutValidation {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let bytes = (try? encoder.encode(canonical)) ?? Data()
-        return CheckoutSHA256.hex(Array(bytes))
+        return SHA256.hex(bytes)
     }
 }
 

@@ -14,7 +14,11 @@ public final class ServiceProcess: @unchecked Sendable {
     public let metricsPort: Int
     public let logFile: URL
     public private(set) var arguments: [String]
-    public private(set) var environment: [String: String]
+    /// The environment the process was created with (`environment` minus any overrides).
+    public let baseEnvironment: [String: String]
+    /// The environment of the next start: `baseEnvironment` plus the overrides of `setEnvironmentOverrides`.
+    public var environment: [String: String] { lock.withLock { currentEnvironment } }
+    private var currentEnvironment: [String: String]
     private var process: Process?
     private let lock = NSLock()
 
@@ -33,7 +37,8 @@ public final class ServiceProcess: @unchecked Sendable {
         self.executable = executable
         self.port = port
         self.metricsPort = metricsPort
-        self.environment = environment
+        self.baseEnvironment = environment
+        self.currentEnvironment = environment
         self.arguments = arguments
         self.logFile = logDirectory.appendingPathComponent("\(service)-\(port).log")
     }
@@ -54,12 +59,22 @@ public final class ServiceProcess: @unchecked Sendable {
         let p = Process()
         p.executableURL = executable
         p.arguments = arguments
-        p.environment = environment
+        p.environment = currentEnvironment
         p.standardOutput = handle
         p.standardError = handle
         p.standardInput = FileHandle.nullDevice
         try p.run()
         process = p
+    }
+
+    /// Sets the environment of the next `start()` to `baseEnvironment` plus `overrides` (an empty
+    /// dictionary restores the original environment). A running process is not affected.
+    public func setEnvironmentOverrides(_ overrides: [String: String]) {
+        lock.withLock {
+            var env = baseEnvironment
+            for (k, v) in overrides { env[k] = v }
+            currentEnvironment = env
+        }
     }
 
     public var isRunning: Bool {

@@ -111,10 +111,16 @@ public final class OrdersCore: Sendable {
     ///   - paymentReference: the payment id.
     ///   - paidMinor: the authorized amount (nil = the total); must not exceed the total.
     /// - Throws: `RPCError` 3, 5, 9 (e.g. confirm after cancel), 10 when a concurrent change won.
-    public func confirm(orderID: Int64, paymentReference: String, paidMinor: Int64?) async throws -> OrderRecord {
+    public func confirm(
+        orderID: Int64, paymentReference: String, paidMinor: Int64?, paidCurrency: String? = nil
+    ) async throws -> OrderRecord {
         try OrderValidation.identifier(paymentReference, field: "payment_id")
         if let paid = paidMinor, paid < 0 { throw RPCError.invalidArgument("paid: must not be negative") }
         return try await transition(orderID: orderID, event: .confirm, retryOnConflict: false) { order in
+            // Checked inside the transition, before anything is written.
+            if let currency = paidCurrency, currency != order.currency {
+                throw RPCError.invalidArgument("paid.currency: differs from the order currency")
+            }
             let paid = paidMinor ?? order.totalMinor
             guard paid <= order.totalMinor else { throw RPCError.invalidArgument("paid: exceeds the order total") }
             return (["payment_id": paymentReference, "paid_minor": String(paid)], paymentReference, paid, nil)

@@ -73,10 +73,8 @@ public struct OrdersService: OrdersV1.OrdersService {
             try OrderValidation.currency(money.currency, field: "paid.currency")
             paid = money.amountMinor
         }
-        let order = try await core.confirm(orderID: id, paymentReference: request.paymentID, paidMinor: paid)
-        if let money = request.paid, money.currency != order.currency {
-            throw RPCError.invalidArgument("paid.currency: differs from the order currency")
-        }
+        let order = try await core.confirm(
+            orderID: id, paymentReference: request.paymentID, paidMinor: paid, paidCurrency: request.paid?.currency)
         var response = OrdersV1.ConfirmOrderResponse()
         response.order = Self.wire(order)
         return response

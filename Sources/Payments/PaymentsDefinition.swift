@@ -24,12 +24,14 @@ public enum PaymentsDefinition {
     /// - `abandon-after` — age after which a pending payment the provider never saw is failed (default 15m).
     /// - Throws: `ConfigurationError` naming a bad setting.
     public static func engineSettings(_ settings: Settings) throws -> PaymentsEngineSettings {
-        PaymentsEngineSettings(
+        var engine = PaymentsEngineSettings(
             providerTimeout: try settings.duration("provider-timeout", default: .seconds(10)),
             claimMargin: .seconds(2),
             pollInterval: try settings.duration("poll-interval", default: .milliseconds(15)),
             abandonAfter: try settings.duration("abandon-after", default: .seconds(900)),
             resolverInterval: try settings.duration("resolver-interval", default: .seconds(5)))
+        engine.nodeID = try settings.int("node-id", default: 0, range: 0...1023)
+        return engine
     }
 
     /// The provider the settings name.

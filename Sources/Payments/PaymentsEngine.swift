@@ -17,6 +17,8 @@ public struct PaymentsEngineSettings: Sendable, Hashable {
     public var abandonAfter: Duration
     /// Period of the resolver job.
     public var resolverInterval: Duration
+    /// This instance's node id for time-ordered ids (`--node-id`); distinct per instance.
+    public var nodeID: Int = 0
 
     public init(
         providerTimeout: Duration = .seconds(10), claimMargin: Duration = .seconds(2),
@@ -62,7 +64,7 @@ public final class PaymentsEngine: Sendable {
         self.provider = provider
         self.settings = settings
         self.logger = logger
-        self.ids = PaymentIDGenerator()
+        self.ids = PaymentIDGenerator(node: settings.nodeID)
         self.metrics = EngineMetrics()
     }
 
@@ -107,7 +109,7 @@ public final class PaymentsEngine: Sendable {
                 return try await talkToProvider(claimed, command: command, askFirst: true, deadline: deadline, log: log)
             }
             let now = Date().truncatedToMicros
-            let id = ids.next()
+            let id = UInt64(ids.next())
             let record = PaymentRecord(
                 id: id, idempotencyKey: command.idempotencyKey, orderID: command.orderID, status: .pending,
                 currency: command.currency.code, amount: command.amount, capturedAmount: 0, refundedAmount: 0,
@@ -330,7 +332,7 @@ public final class PaymentsEngine: Sendable {
             updated.version = intent.version + 1
             updated.updatedAtMicros = now.unixMicros
             let opRecord = PaymentOperationRecord(
-                id: ids.next(), paymentID: paymentID, kind: kind, idempotencyKey: key, amount: amount,
+                id: UInt64(ids.next()), paymentID: paymentID, kind: kind, idempotencyKey: key, amount: amount,
                 createdAtMicros: now.unixMicros)
             let result = PaymentOperationResult(operation: opRecord, payment: updated)
             let op = OperationRow(

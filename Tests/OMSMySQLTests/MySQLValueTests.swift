@@ -1,3 +1,4 @@
+import OMSCore
 import Foundation
 import Testing
 

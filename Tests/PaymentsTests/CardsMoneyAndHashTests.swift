@@ -1,3 +1,4 @@
+import OMSCore
 import OMSRPCCore
 import Testing
 
@@ -77,8 +78,8 @@ import Testing
     }
 
     @Test func idsIncrease() {
-        let ids = PaymentIDGenerator()
-        var last: UInt64 = 0
+        let ids = PaymentIDGenerator(node: 3)
+        var last: Int64 = 0
         for _ in 0..<10_000 {
             let id = ids.next()
             #expect(id > last)
