@@ -94,7 +94,9 @@ import Testing
         try await PaymentsHarness.run { h in
             let request = PaymentsHarness.authorizeRequest(key: "slow-checkout", card: Card.slow)
             do {
-                _ = try await h.authorize(request, timeout: .milliseconds(300))
+                // Long enough to reach the provider even on a loaded machine, far shorter than the
+                // slow card's answer (10 minutes).
+                _ = try await h.authorize(request, timeout: .seconds(5))
                 Issue.record("the slow card answered within a short deadline")
             } catch let error as RPCError {
                 #expect(error.code == .deadlineExceeded || error.code == .unavailable, "\(error)")
@@ -117,7 +119,7 @@ import Testing
     @Test func resolverSettlesAPendingAuthorizationByAskingTheProvider() async throws {
         try await PaymentsHarness.run { h in
             let request = PaymentsHarness.authorizeRequest(key: "resolve-me", card: Card.slow)
-            await expectCode(.deadlineExceeded) { try await h.authorize(request, timeout: .milliseconds(200)) }
+            await expectCode(.deadlineExceeded) { try await h.authorize(request, timeout: .seconds(5)) }
             let settled = try await h.engine.resolvePending()
             #expect(settled.intents == 1)
             let p = try await h.get(.idempotencyKey("resolve-me")).payment
