@@ -97,8 +97,9 @@ final class MySQLParameterBuffers {
         case .null: return 0
         case .int64, .uint64, .int32, .double: return 16
         case .datetime: return aligned(MemoryLayout<MYSQL_TIME>.size)
-        case .decimal(let s), .string(let s), .json(let s): return aligned(s.utf8.count) + 16
-        case .bytes(let b): return aligned(b.count) + 16
+        // `take` hands out at least one aligned slot even for an empty value; 16 is the length word.
+        case .decimal(let s), .string(let s), .json(let s): return aligned(max(s.utf8.count, 1)) + 16
+        case .bytes(let b): return aligned(max(b.count, 1)) + 16
         }
     }
 

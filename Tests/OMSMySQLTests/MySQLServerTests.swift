@@ -65,6 +65,22 @@ struct MySQLServerTests {
         }
     }
 
+    @Test("empty strings and byte arrays bind without overrunning the parameter arena")
+    func emptyValuesBind() async throws {
+        try await withTestPool { pool, _ in
+            try await pool.execute("CREATE TABLE e (id INT PRIMARY KEY, s VARCHAR(10) NOT NULL, b VARBINARY(10) NOT NULL)")
+            // Many empty values in one statement: each needs its own slot and length word.
+            for i in 0..<50 {
+                try await pool.execute(
+                    "INSERT INTO e (id, s, b) VALUES (?, ?, ?)", [.int32(Int32(i)), .string(""), .bytes([])])
+            }
+            let rows = try await pool.query(
+                "SELECT COUNT(*) AS n FROM e WHERE s = ? AND b = ? AND ? = '' AND ? = ''",
+                [.string(""), .bytes([]), .string(""), .decimal("")])
+            #expect(try rows.first?.int("n") == 50)
+        }
+    }
+
     @Test("hostile text through bound parameters is stored and read back literally")
     func injectionIsInert() async throws {
         try await withTestPool { pool, _ in
