@@ -1,0 +1,222 @@
+/// Plain facts read from the suite's databases and Redis, and the result of the audit rules over them.
+///
+/// No I/O here: `AuditCollector` fills an `AuditSnapshot`, `AuditRules.evaluate` judges it. Both halves are
+/// written so they can move into a library module (proposed: `OMSAudit`) that omsctl and tests can use.
+
+/// One SKU as MySQL (and Redis) see it.
+public struct SkuFacts: Sendable, Hashable, Codable {
+    public var sku: String
+    public var onHand: Int64
+    public var reserved: Int64
+    /// Units ever put on the shelf: the sum of the ledger's on-hand deltas except sales (`commit`).
+    public var ledgerStocked: Int64
+    /// Units the ledger says were sold (minus the on-hand delta of `commit` rows).
+    public var ledgerSold: Int64
+    /// Units in committed reservations.
+    public var committedUnits: Int64
+    /// Units in held reservations.
+    public var heldUnits: Int64
+    /// Units in orders that were paid for (every status but pending_payment and cancelled).
+    public var orderedUnits: Int64
+    /// What the load generator stocked at setup, when it knows (nil for a standalone audit).
+    public var expectedStocked: Int64?
+    /// The Redis gate's units (nil: no key, the gate is cold for this SKU).
+    public var redisUnits: Int64?
+    /// Units of in-flight gate holds in Redis.
+    public var redisHeldUnits: Int64
+
+    public init(
+        sku: String, onHand: Int64, reserved: Int64, ledgerStocked: Int64, ledgerSold: Int64, committedUnits: Int64,
+        heldUnits: Int64, orderedUnits: Int64, expectedStocked: Int64? = nil, redisUnits: Int64? = nil,
+        redisHeldUnits: Int64 = 0
+    ) {
+        self.sku = sku
+        self.onHand = onHand
+        self.reserved = reserved
+        self.ledgerStocked = ledgerStocked
+        self.ledgerSold = ledgerSold
+        self.committedUnits = committedUnits
+        self.heldUnits = heldUnits
+        self.orderedUnits = orderedUnits
+        self.expectedStocked = expectedStocked
+        self.redisUnits = redisUnits
+        self.redisHeldUnits = redisHeldUnits
+    }
+}
+
+/// One checkout of the coordinator's log.
+public struct CheckoutFacts: Sendable, Hashable, Codable {
+    public var checkoutID: String
+    public var idempotencyKey: String
+    public var isOpen: Bool
+    public var phase: String
+    /// `placed`, `out_of_stock`, `payment_declined`, `invalid_request`, `failed`, or nil while open.
+    public var outcome: String?
+    /// How long ago the checkout was recorded, in seconds.
+    public var ageSeconds: Double
+
+    public init(
+        checkoutID: String, idempotencyKey: String, isOpen: Bool, phase: String, outcome: String?, ageSeconds: Double
+    ) {
+        self.checkoutID = checkoutID
+        self.idempotencyKey = idempotencyKey
+        self.isOpen = isOpen
+        self.phase = phase
+        self.outcome = outcome
+        self.ageSeconds = ageSeconds
+    }
+
+    /// Whether the checkout ended with an order.
+    public var isPlaced: Bool { outcome == "placed" }
+}
+
+/// An order, found through its checkout id.
+public struct OrderFacts: Sendable, Hashable, Codable {
+    public var orderID: String
+    public var checkoutID: String
+    /// The stored status text (`pending_payment`, `confirmed`, `cancelled`, …).
+    public var status: String
+
+    public init(orderID: String, checkoutID: String, status: String) {
+        self.orderID = orderID
+        self.checkoutID = checkoutID
+        self.status = status
+    }
+
+    /// Statuses an order reaches only after it was paid for.
+    public static let confirmedStatuses: Set<String> = [
+        "confirmed", "partially_shipped", "shipped", "delivered", "partially_returned", "returned",
+    ]
+
+    /// Whether the order is confirmed (or further along).
+    public var isConfirmed: Bool { Self.confirmedStatuses.contains(status) }
+    /// Whether the order is in a live state (anything but cancelled).
+    public var isLive: Bool { status != "cancelled" }
+}
+
+/// A payment intent.
+public struct PaymentFacts: Sendable, Hashable, Codable {
+    public var paymentID: String
+    /// The Authorize idempotency key (the checkout id).
+    public var idempotencyKey: String
+    public var orderID: String
+    /// The stored status text (`authorized`, `voided`, `failed`, …).
+    public var status: String
+    public var capturedMinor: Int64
+    public var refundedMinor: Int64
+
+    public init(
+        paymentID: String, idempotencyKey: String, orderID: String, status: String, capturedMinor: Int64,
+        refundedMinor: Int64
+    ) {
+        self.paymentID = paymentID
+        self.idempotencyKey = idempotencyKey
+        self.orderID = orderID
+        self.status = status
+        self.capturedMinor = capturedMinor
+        self.refundedMinor = refundedMinor
+    }
+
+    /// Statuses that hold or took money.
+    public static let authorizedStatuses: Set<String> = [
+        "authorized", "partially_captured", "captured", "partially_refunded", "refunded",
+    ]
+
+    /// Whether this intent is (or was) an authorization that succeeded.
+    public var isAuthorization: Bool { Self.authorizedStatuses.contains(status) }
+
+    /// Whether money is held or kept: an open authorization, or captured minus refunded above zero.
+    /// A `pending` intent counts too: its outcome is unknown, so the charge is not known to be absent.
+    public var hasNetCharge: Bool {
+        switch status {
+        case "authorized", "pending": return true
+        default: return capturedMinor - refundedMinor > 0
+        }
+    }
+}
+
+/// A reservation.
+public struct ReservationFacts: Sendable, Hashable, Codable {
+    public var reservationID: String
+    /// `held`, `committed`, `released`, `expired`.
+    public var state: String
+    /// Seconds past its expiry (negative: not expired yet).
+    public var secondsPastExpiry: Double
+
+    public init(reservationID: String, state: String, secondsPastExpiry: Double) {
+        self.reservationID = reservationID
+        self.state = state
+        self.secondsPastExpiry = secondsPastExpiry
+    }
+}
+
+/// What the load generator itself saw for one checkout.
+public enum ClientOutcome: Sendable, Hashable, Codable {
+    case placed(orderID: String)
+    case rejected(reason: String)
+    /// A transport error or an answer still "in progress": the suite must resolve it on its own.
+    case unknown(detail: String)
+}
+
+/// Everything the rules look at.
+public struct AuditSnapshot: Sendable {
+    public var skus: [SkuFacts]
+    public var checkouts: [CheckoutFacts]
+    public var orders: [OrderFacts]
+    public var payments: [PaymentFacts]
+    public var reservations: [ReservationFacts]
+    /// Held reservations (of the audited SKUs) whose expiry has passed, with seconds past it.
+    public var lapsedHolds: [ReservationFacts]
+    /// Idempotency key → what the client saw (empty for a standalone audit).
+    public var clientOutcomes: [String: ClientOutcome]
+    /// Whether Redis was read (false: the Redis rule is skipped and says so).
+    public var redisChecked: Bool
+    /// Checkouts may be unfinished for this long before that is a violation.
+    public var recoveryWindowSeconds: Double
+    /// Held reservations may outlive their expiry by this much (the expiry sweeper's period).
+    public var expiryGraceSeconds: Double
+
+    public init(
+        skus: [SkuFacts] = [], checkouts: [CheckoutFacts] = [], orders: [OrderFacts] = [],
+        payments: [PaymentFacts] = [], reservations: [ReservationFacts] = [], lapsedHolds: [ReservationFacts] = [],
+        clientOutcomes: [String: ClientOutcome] = [:], redisChecked: Bool = true, recoveryWindowSeconds: Double = 60,
+        expiryGraceSeconds: Double = 30
+    ) {
+        self.skus = skus
+        self.checkouts = checkouts
+        self.orders = orders
+        self.payments = payments
+        self.reservations = reservations
+        self.lapsedHolds = lapsedHolds
+        self.clientOutcomes = clientOutcomes
+        self.redisChecked = redisChecked
+        self.recoveryWindowSeconds = recoveryWindowSeconds
+        self.expiryGraceSeconds = expiryGraceSeconds
+    }
+}
+
+/// The verdict of one rule.
+public struct AuditCheck: Sendable, Hashable, Codable {
+    /// Stable name, e.g. `stock-conserved`.
+    public var name: String
+    /// What the rule asserts.
+    public var summary: String
+    /// How many items the rule looked at.
+    public var examined: Int
+    /// One line per violation (at most `AuditRules.maxListedViolations` are kept).
+    public var violations: [String]
+    /// Total number of violations (may exceed `violations.count`).
+    public var violationCount: Int
+    /// Set when the rule could not run (e.g. Redis not reachable); a skipped rule does not fail the audit.
+    public var skipped: String?
+
+    public var passed: Bool { violationCount == 0 }
+}
+
+/// All verdicts.
+public struct AuditReport: Sendable, Hashable, Codable {
+    public var checks: [AuditCheck]
+
+    /// Whether every rule that ran found nothing.
+    public var passed: Bool { checks.allSatisfy(\.passed) }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Histogram
+
+/// A lock-protected box; the lock is never held across an `await`.
+final class Protected<Value>: @unchecked Sendable {
+    // @unchecked: every access to `value` goes through `lock`.
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+    }
+
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
+/// What one checkout answered, as the load generator classifies it.
+enum CheckoutResultKind: String, Sendable, Codable, CaseIterable {
+    case placed
+    case outOfStock = "out_of_stock"
+    case declined = "payment_declined"
+    case invalid = "invalid_request"
+    /// A business rejection of another kind (a step failed and was compensated).
+    case failed
+    case inProgress = "in_progress"
+    case error
+}
+
+/// Counters and latency histograms of a run (thread-safe). Latencies are in microseconds, from the time an
+/// operation was due (open loop) or sent (closed loop) until its answer.
+final class LoadStats: Sendable {
+    struct State {
+        var checkout = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var reads = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var interval = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var results: [CheckoutResultKind: Int] = [:]
+        var errorCodes: [String: Int] = [:]
+        var readsOK = 0
+        var readErrors = 0
+        var readKinds: [String: Int] = [:]
+        var dropped = 0
+        var placedUnits: Int64 = 0
+        var lastPlacedAt: Duration?
+        var soldOutAt: Duration?
+        var firstOutOfStockAt: Duration?
+        var outcomes: [String: ClientOutcome] = [:]
+        var intervalCheckouts = 0
+        var intervalPlaced = 0
+        var intervalRejected = 0
+        var intervalErrors = 0
+    }
+
+    let state = Protected(State())
+    /// When set, the run counts as sold out once this many units were placed.
+    let soldOutUnits: Int64?
+    let start: ContinuousClock.Instant
+
+    init(soldOutUnits: Int64? = nil, start: ContinuousClock.Instant = .now) {
+        self.soldOutUnits = soldOutUnits
+        self.start = start
+    }
+
+    /// Records a checkout's answer.
+    func recordCheckout(
+        key: String, kind: CheckoutResultKind, outcome: ClientOutcome, units: Int64, latency: Duration,
+        errorCode: String? = nil
+    ) {
+        let micros = UInt64(max(0, latency.microseconds))
+        let now = ContinuousClock.now - start
+        state.withLock { s in
+            _ = s.checkout.record(micros)
+            _ = s.interval.record(micros)
+            s.results[kind, default: 0] += 1
+            s.outcomes[key] = outcome
+            s.intervalCheckouts += 1
+            switch kind {
+            case .placed:
+                s.intervalPlaced += 1
+                s.placedUnits += units
+                s.lastPlacedAt = now
+                if let target = soldOutUnits, s.soldOutAt == nil, s.placedUnits >= target { s.soldOutAt = now }
+            case .outOfStock:
+                s.intervalRejected += 1
+                if s.firstOutOfStockAt == nil { s.firstOutOfStockAt = now }
+            case .declined, .invalid, .failed:
+                s.intervalRejected += 1
+            case .inProgress, .error:
+                s.intervalErrors += 1
+            }
+            if let errorCode { s.errorCodes[errorCode, default: 0] += 1 }
+        }
+    }
+
+    /// Records a read.
+    func recordRead(kind: String, ok: Bool, latency: Duration, errorCode: String? = nil) {
+        let micros = UInt64(max(0, latency.microseconds))
+        state.withLock { s in
+            _ = s.reads.record(micros)
+            if ok { s.readsOK += 1 } else { s.readErrors += 1 }
+            s.readKinds[kind, default: 0] += 1
+            if let errorCode { s.errorCodes[errorCode, default: 0] += 1 }
+        }
+    }
+
+    /// Counts an operation that could not be sent because too many were in flight.
+    func recordDropped() {
+        state.withLock { $0.dropped += 1 }
+    }
+
+    /// One progress line's numbers, resetting the interval counters.
+    func takeInterval() -> (checkouts: Int, placed: Int, rejected: Int, errors: Int, p50: UInt64, p99: UInt64) {
+        state.withLock { s in
+            let r = (
+                s.intervalCheckouts, s.intervalPlaced, s.intervalRejected, s.intervalErrors,
+                s.interval.totalCount > 0 ? s.interval.valueAtPercentile(50) : 0,
+                s.interval.totalCount > 0 ? s.interval.valueAtPercentile(99) : 0
+            )
+            s.interval.reset()
+            s.intervalCheckouts = 0
+            s.intervalPlaced = 0
+            s.intervalRejected = 0
+            s.intervalErrors = 0
+            return r
+        }
+    }
+
+    func snapshot() -> State { state.withLock { $0 } }
+}
+
+extension Duration {
+    /// Whole microseconds.
+    var microseconds: Int64 {
+        let (s, atto) = components
+        return s * 1_000_000 + atto / 1_000_000_000_000
+    }
+
+    /// Seconds as a double.
+    var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}
+
+/// Latency summary of one histogram, in milliseconds.
+struct LatencySummary: Codable, Sendable {
+    var count: UInt64
+    var p50: Double
+    var p90: Double
+    var p99: Double
+    var p999: Double
+    var max: Double
+    var mean: Double
+
+    init(_ h: Histogram<UInt64>) {
+        count = h.totalCount
+        func ms(_ v: UInt64) -> Double { Double(v) / 1000 }
+        if h.totalCount == 0 {
+            p50 = 0; p90 = 0; p99 = 0; p999 = 0; max = 0; mean = 0
+        } else {
+            p50 = ms(h.valueAtPercentile(50))
+            p90 = ms(h.valueAtPercentile(90))
+            p99 = ms(h.valueAtPercentile(99))
+            p999 = ms(h.valueAtPercentile(99.9))
+            max = ms(h.max)
+            mean = h.mean / 1000
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import OMSAPI
+import OMSClient
+
+/// Sends the load's RPCs through the SDK (several connections, round-robin) and classifies the answers.
+struct SuiteDriver: Sendable {
+    let clients: [OMSClients]
+    /// Prefix of this run's SKUs, customers and idempotency keys (unique per run).
+    let prefix: String
+    /// Catalog: SKU index → SKU.
+    let skus: [String]
+    let timeout: Duration
+
+    func client(_ index: Int) -> OMSClients { clients[index % clients.count] }
+
+    func idempotencyKey(_ index: Int) -> String { "\(prefix)k\(index)" }
+    func customerID(_ n: Int) -> String { "\(prefix)c\(n)" }
+
+    /// One product to create at setup.
+    struct Product: Sendable {
+        var sku: String
+        var name: String
+        var priceMinor: Int64
+        var stock: Int64
+        var attributesJSON: String
+    }
+
+    /// Creates products and receives their stock through the inventory API.
+    /// - Returns: SKU → units received.
+    /// - Throws: the first RPC error.
+    func setUp(_ products: [Product], concurrency: Int) async throws -> [String: Int64] {
+        let next = Protected(0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<max(1, min(concurrency, products.count)) {
+                group.addTask {
+                    let inventory = client(worker).inventory
+                    let options = CallOptions(timeout: .seconds(30))
+                    while true {
+                        let i = next.withLock { n -> Int in
+                            defer { n += 1 }
+                            return n
+                        }
+                        guard i < products.count else { return }
+                        let p = products[i]
+                        _ = try await Self.retryingAborted {
+                          try await inventory.upsertProduct(
+                            InventoryV1.UpsertProductRequest(
+                                product: InventoryV1.Product(
+                                    sku: p.sku, name: p.name,
+                                    price: CommonV1.Money(amountMinor: p.priceMinor, currency: "USD"),
+                                    attributesJson: p.attributesJSON, active: true)),
+                            options: options)
+                        }
+                        if p.stock > 0 {
+                            // ABORTED means the transaction rolled back, so even this non-idempotent call may be repeated.
+                            _ = try await Self.retryingAborted {
+                              try await inventory.adjustStock(
+                                InventoryV1.AdjustStockRequest(
+                                    sku: p.sku, kind: .receive, quantity: p.stock, reason: "oms-loadgen setup",
+                                    reference: prefix),
+                                options: options)
+                            }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Dictionary(products.map { ($0.sku, $0.stock) }, uniquingKeysWith: { a, b in a + b })
+    }
+
+    /// Whether the first and last product of a catalog exist already (a shared catalog was set up before).
+    func catalogExists(_ products: [Product]) async throws -> Bool {
+        guard let first = products.first, let last = products.last else { return true }
+        for p in [first, last] {
+            do {
+                _ = try await client(0).inventory.getProduct(InventoryV1.GetProductRequest(sku: p.sku), options: CallOptions(timeout: timeout))
+            } catch let e as RPCError where e.code == .notFound {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Runs `body` again (up to 8 times, jittered backoff) while it fails with 10 ABORTED (a deadlock or a
+    /// concurrent update that was rolled back).
+    static func retryingAborted<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await body()
+            } catch let e as RPCError where e.code == .aborted && attempt < 8 {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << min(attempt, 5)))))
+            }
+        }
+    }
+
+    /// Builds the PlaceOrder request of a planned checkout.
+    func request(for c: PlannedCheckout) -> CheckoutV1.PlaceOrderRequest {
+        let customer = customerID(c.customer)
+        let colours = ["red", "blue", "black", "white"]
+        let sizes = ["S", "M", "L", "XL"]
+        return CheckoutV1.PlaceOrderRequest(
+            idempotencyKey: idempotencyKey(c.index),
+            customer: CommonV1.Customer(customerID: customer, name: "Buyer \(c.customer)", email: "buyer\(c.customer)@example.test"),
+            lines: c.lines.map {
+                CheckoutV1.PlaceOrderRequest.Line(
+                    sku: skus[$0.skuIndex], quantity: $0.quantity,
+                    attributesJson: "{\"colour\":\"\(colours[$0.skuIndex % 4])\",\"size\":\"\(sizes[($0.skuIndex / 4) % 4])\"}")
+            },
+            paymentMethod: PaymentsV1.PaymentMethod(
+                kind: .card(
+                    PaymentsV1.Card(
+                        number: c.declinedCard ? SandboxCards.declined : SandboxCards.success, expMonth: 12,
+                        expYear: 2034, cvc: "123", holderName: "Buyer \(c.customer)"))),
+            shippingAddress: CommonV1.Address(
+                name: "Buyer \(c.customer)", line1: "\(1 + c.customer % 999) Load Street", city: "Testville",
+                region: "CA", postalCode: "94000", country: "US"),
+            metadataJson: c.index % 10 == 0 ? "{\"gift\":true,\"delivery_preference\":\"express\"}" : "{}")
+    }
+
+    /// Places one checkout and records the answer.
+    func placeOrder(_ c: PlannedCheckout, due: ContinuousClock.Instant, stats: LoadStats) async {
+        let key = idempotencyKey(c.index)
+        let checkout = client(c.index).checkout
+        do {
+            var response = try await checkout.placeOrder(request(for: c), options: CallOptions(timeout: timeout))
+            // Another call with this key is running (a retry after a lost reply): ask until it ends.
+            var polls = 0
+            while case .inProgress = response.outcome, polls < 100 {
+                polls += 1
+                try await Task.sleep(for: .milliseconds(100))
+                response = try await checkout.placeOrder(request(for: c), options: CallOptions(timeout: timeout))
+            }
+            let latency = ContinuousClock.now - due
+            switch response.outcome {
+            case .placed(let p):
+                stats.recordCheckout(key: key, kind: .placed, outcome: .placed(orderID: p.orderID), units: c.units, latency: latency)
+            case .rejected(let r):
+                let kind: CheckoutResultKind
+                switch r.reason {
+                case .outOfStock: kind = .outOfStock
+                case .paymentDeclined: kind = .declined
+                case .invalidRequest(let i):
+                    kind = .invalid
+                    if stats.snapshotInvalidCount() < 3 {
+                        FileHandle.standardError.write(Data("oms-loadgen: invalid request: \(i.reason) \(i.violations.map { "\($0.field): \($0.description)" })\n".utf8))
+                    }
+                case .failed(let f):
+                    kind = .failed
+                    stats.noteFailure("\(f.step):\(RPCStatusCode(rawValue: f.code))")
+                case nil: kind = .failed
+                }
+                stats.recordCheckout(key: key, kind: kind, outcome: .rejected(reason: kind.rawValue), units: c.units, latency: latency)
+            case .inProgress:
+                stats.recordCheckout(key: key, kind: .inProgress, outcome: .unknown(detail: "in progress"), units: c.units, latency: latency)
+            case nil:
+                stats.recordCheckout(
+                    key: key, kind: .error, outcome: .unknown(detail: "empty outcome"), units: c.units, latency: latency,
+                    errorCode: "EMPTY_OUTCOME")
+            }
+        } catch {
+            let code = (error as? RPCError).map { "\($0.code)" } ?? "TRANSPORT"
+            stats.recordCheckout(
+                key: key, kind: .error, outcome: .unknown(detail: "\(error)"), units: c.units,
+                latency: ContinuousClock.now - due, errorCode: code)
+        }
+    }
+
+    /// Runs one mixed-workload operation.
+    func perform(_ op: PlannedOperation, index: Int, due: ContinuousClock.Instant, stats: LoadStats) async {
+        let options = CallOptions(timeout: timeout)
+        let c = client(index)
+        do {
+            switch op {
+            case .checkout(let checkout):
+                await placeOrder(checkout, due: due, stats: stats)
+                return
+            case .getProduct(let i):
+                _ = try await c.inventory.getProduct(InventoryV1.GetProductRequest(sku: skus[i]), options: options)
+            case .getStock(let indices):
+                _ = try await c.inventory.getStock(InventoryV1.GetStockRequest(skus: indices.map { skus[$0] }), options: options)
+            case .listOrders(let customer):
+                _ = try await c.orders.listOrders(
+                    OrdersV1.ListOrdersRequest(customerID: customerID(customer), pageSize: 10), options: options)
+            }
+            stats.recordRead(kind: op.kind, ok: true, latency: ContinuousClock.now - due)
+        } catch {
+            let code = (error as? RPCError).map { "\($0.code)" } ?? "TRANSPORT"
+            stats.recordRead(kind: op.kind, ok: false, latency: ContinuousClock.now - due, errorCode: code)
+        }
+    }
+}
+
+extension LoadStats {
+    func snapshotInvalidCount() -> Int { state.withLock { $0.results[.invalid] ?? 0 } }
+
+    /// Counts a compensated step failure by step and code (shown with the error codes).
+    func noteFailure(_ label: String) { state.withLock { $0.errorCodes["failed/" + label, default: 0] += 1 } }
+}
