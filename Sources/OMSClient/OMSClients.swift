@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import OMSAPI
+@_exported import OMSAPI
 import OMSProto
 import OMSRPC
 import OMSRPCCore

@@ -28,9 +28,8 @@ extension RPCError {
 final class ClientCall: @unchecked Sendable {
     let id: UInt64
     let method: String
-    var continuation: CheckedContinuation<[UInt8], any Error>?
+    var continuation: UnsafeContinuation<[UInt8], any Error>?
     var cancelled = false
-    var timer: Scheduled<Void>?
     var startedAt = NIODeadline.distantPast
 
     init(id: UInt64, method: String) {
@@ -40,8 +39,6 @@ final class ClientCall: @unchecked Sendable {
 
     /// Resumes the caller once; later results are dropped.
     func finish(_ result: Result<[UInt8], any Error>) {
-        timer?.cancel()
-        timer = nil
         guard let continuation else { return }
         self.continuation = nil
         continuation.resume(with: result)
@@ -60,6 +57,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var closing = false
     private var flushScheduled = false
     private var metrics = RPCMethodMetricsCache(side: .client)
+    /// One timer for the local deadlines of every pending call (see `CallDeadlineTimer`).
+    private var deadlines = CallDeadlineTimer()
     private let gauges: RPCGauges
     private let logger: Logger
     /// Tells the client to stop handing out this connection.
@@ -87,6 +86,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         gauges.connections.decrement()
         closing = true
+        deadlines.cancelAll()
         onUnusable()
         failAll(.connectionFailure("connection to the server was lost", wasSent: true))
         context.fireChannelInactive()
@@ -119,6 +119,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
                 return
             }
             guard let call = pending.removeValue(forKey: frame.callID) else { return }
+            callFinished()
             gauges.callsInFlight.decrement()
             let code = RPCStatusCode(rawValue: reply.code)
             record(call, code)
@@ -155,15 +156,33 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             call.finish(.failure(RPCError.connectionFailure("connection is closing", wasSent: false)))
             return
         }
-        call.startedAt = .now()
+        let now = NIODeadline.now()
+        call.startedAt = now
         pending[call.id] = call
         gauges.callsInFlight.increment()
         if let timeout {
-            call.timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-                abandon(call, RPCError(.deadlineExceeded, "deadline exceeded"))
-            }
+            // Call ids are never reused on a connection, so the id alone identifies the call.
+            deadlines.add(
+                .init(deadline: now + timeout, callID: call.id, sequence: 0), on: context.eventLoop,
+                fire: { [self] in deadlineTimerFired() })
         }
         write(frame)
+    }
+
+    private func deadlineTimerFired() {
+        guard let context else { return }
+        let due = deadlines.expire(
+            now: .now(), on: context.eventLoop, isLive: { [self] in pending[$0.callID] != nil },
+            fire: { [self] in deadlineTimerFired() })
+        for entry in due {
+            guard let call = pending[entry.callID] else { continue }
+            abandon(call, RPCError(.deadlineExceeded, "deadline exceeded"))
+        }
+    }
+
+    /// A call left `pending`: forget finished deadlines once they pile up.
+    private func callFinished() {
+        deadlines.compactIfNeeded(liveCount: pending.count, isLive: { [self] in pending[$0.callID] != nil })
     }
 
     /// The calling task was cancelled.
@@ -177,6 +196,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func abandon(_ call: ClientCall, _ error: RPCError) {
         guard pending[call.id] === call, let context else { return }
         pending.removeValue(forKey: call.id)
+        callFinished()
         gauges.callsInFlight.decrement()
         record(call, error.code)
         call.finish(.failure(error))
@@ -193,6 +213,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func failAll(_ error: RPCError) {
         let calls = pending
         pending.removeAll()
+        deadlines.cancelAll()
         for (_, call) in calls {
             gauges.callsInFlight.decrement()
             record(call, error.code)

@@ -39,7 +39,8 @@ struct RPCFrameDecoder: ByteToMessageDecoder {
             let frame: RPCFrame
             do {
                 frame = try buffer.withUnsafeReadableBytes { raw in
-                    try RPCFrame(decoding: UnsafeRawBufferPointer(rebasing: raw[FrameLengthPrefix.size..<total]))
+                    let body = UnsafeRawBufferPointer(rebasing: raw[FrameLengthPrefix.size..<total])
+                    return try RPCFrame(decodingBytesIn: body)
                 }
             } catch let error as FrameDecodingError {
                 throw FrameStreamError.undecodable(error.message)
@@ -63,15 +64,20 @@ struct RPCFrameDecoder: ByteToMessageDecoder {
 }
 
 extension ByteBuffer {
-    /// Appends the length-prefixed encoding of `frame`.
+    /// Appends the length-prefixed encoding of `frame`, packed by libprotobuf-c straight into
+    /// the buffer.
     /// - Parameter frame: The frame to write.
     /// - Returns: Bytes written (4 + N).
     @discardableResult
     mutating func writeRPCFrame(_ frame: RPCFrame) -> Int {
-        let body = frame.encodedBytes()
-        writeInteger(UInt32(truncatingIfNeeded: body.count), endianness: .big)
-        writeBytes(body)
-        return FrameLengthPrefix.size + body.count
+        frame.withEncoding { size, pack in
+            writeInteger(UInt32(truncatingIfNeeded: size), endianness: .big)
+            writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                pack(UnsafeMutableRawBufferPointer(rebasing: out[..<size]))
+                return size
+            }
+            return FrameLengthPrefix.size + size
+        }
     }
 }
 
@@ -79,10 +85,14 @@ extension ByteBufferAllocator {
     /// A buffer holding exactly the length-prefixed encoding of `frame`.
     /// - Parameter frame: The frame to encode.
     func buffer(frame: RPCFrame) -> ByteBuffer {
-        let body = frame.encodedBytes()
-        var buffer = self.buffer(capacity: FrameLengthPrefix.size + body.count)
-        buffer.writeInteger(UInt32(truncatingIfNeeded: body.count), endianness: .big)
-        buffer.writeBytes(body)
-        return buffer
+        frame.withEncoding { size, pack in
+            var buffer = self.buffer(capacity: FrameLengthPrefix.size + size)
+            buffer.writeInteger(UInt32(truncatingIfNeeded: size), endianness: .big)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                pack(UnsafeMutableRawBufferPointer(rebasing: out[..<size]))
+                return size
+            }
+            return buffer
+        }
     }
 }

@@ -253,7 +253,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
         let loop = connection.channel.eventLoop
         let callTimeout = timeout
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
+            try await withUnsafeThrowingContinuation { continuation in
                 loop.execute {
                     call.continuation = continuation
                     handler.value.start(call, frame: buffer, timeout: callTimeout)
@@ -265,9 +265,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
     }
 
     private static func makeRequestID() -> String {
-        let value = UInt64.random(in: .min ... .max)
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        RequestIDGenerator.shared.next()
     }
 
     // MARK: Connection management

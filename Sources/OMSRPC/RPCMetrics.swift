@@ -19,12 +19,17 @@ struct RPCGauges: Sendable {
     }
 }
 
-/// Per-connection cache of the per-method counters and timers, so recording a call is a
-/// dictionary lookup instead of a factory call. Confined to the connection's event loop.
+/// Per-connection cache of the per-method counters and timers, so recording a call is one
+/// dictionary lookup instead of factory calls. Confined to the connection's event loop.
 struct RPCMethodMetricsCache {
-    private struct Entry {
+    /// A reference, so one lookup serves the timer and the counter.
+    private final class Entry {
         let duration: Timer
-        var calls: [Int32: Counter]
+        /// The counter of code 0, the common case, outside the dictionary.
+        var ok: Counter?
+        var calls: [Int32: Counter] = [:]
+
+        init(duration: Timer) { self.duration = duration }
     }
 
     private let callsLabel: String
@@ -42,19 +47,25 @@ struct RPCMethodMetricsCache {
     ///   - code: The call's final status code.
     ///   - nanoseconds: How long the call took.
     mutating func record(method: String, code: RPCStatusCode, nanoseconds: Int64) {
-        if entries[method] == nil {
+        let entry: Entry
+        if let cached = entries[method] {
+            entry = cached
+        } else {
             if entries.count >= 512 {
                 // A peer sending endless distinct unknown methods must not grow this forever.
                 entries.removeAll(keepingCapacity: true)
             }
-            entries[method] = Entry(duration: Timer(label: durationLabel, dimensions: [("method", method)]), calls: [:])
+            entry = Entry(duration: Timer(label: durationLabel, dimensions: [("method", method)]))
+            entries[method] = entry
         }
-        entries[method]!.duration.recordNanoseconds(nanoseconds)
-        if let counter = entries[method]!.calls[code.rawValue] {
+        entry.duration.recordNanoseconds(nanoseconds)
+        if code == .ok, let ok = entry.ok {
+            ok.increment()
+        } else if let counter = entry.calls[code.rawValue] {
             counter.increment()
         } else {
             let counter = Counter(label: callsLabel, dimensions: [("method", method), ("code", code.description)])
-            entries[method]!.calls[code.rawValue] = counter
+            if code == .ok { entry.ok = counter } else { entry.calls[code.rawValue] = counter }
             counter.increment()
         }
     }

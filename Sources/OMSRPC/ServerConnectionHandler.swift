@@ -42,7 +42,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private struct InFlight {
         let sequence: UInt64
         let task: Task<Void, Never>
-        var timer: Scheduled<Void>?
+        /// The method's path; it is registered, so it is also its metrics label.
         let method: String
         let startedAt: NIODeadline
         let requestID: String?
@@ -58,7 +58,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var inputClosed = false
     private var closing = false
     private var flushScheduled = false
+    /// One timer for the deadlines of every call in flight (see `CallDeadlineTimer`).
+    private var deadlines = CallDeadlineTimer()
+    /// The idle timer is armed once and re-armed lazily: a frame or a drained connection only
+    /// moves `lastActivity`, so a call costs no timer operation (see `idleTimerFired`).
     private var idleTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.now()
     private var metrics = RPCMethodMetricsCache(side: .server)
     private var logger: Logger
     /// An `EventLoopTaskExecutor` when handlers run on the event loop (typed loosely because the
@@ -96,9 +101,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         idleTimer?.cancel()
         idleTimer = nil
         closing = true
+        deadlines.cancelAll()
         // The peer is gone: nobody can receive the replies, so stop the work.
         for (_, call) in calls {
-            call.timer?.cancel()
             call.task.cancel()
             shared.gauges.callsInFlight.decrement()
             record(method: call.method, code: .cancelled, startedAt: call.startedAt, requestID: call.requestID)
@@ -115,8 +120,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard !closing else { return }
         let frame = unwrapInboundIn(data)
         // Any complete frame counts as activity.
-        idleTimer?.cancel()
-        idleTimer = nil
+        lastActivity = .now()
         switch frame.kind {
         case .call(let call):
             receive(callID: frame.callID, call: call, context: context)
@@ -161,7 +165,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             connectionError(.connectionError(.invalidArgument, "call_id \(callID) is already in flight"))
             return
         }
-        let startedAt = NIODeadline.now()
+        let startedAt = lastActivity
         let requestID = call.metadata[Metadata.Keys.requestID]
         if draining {
             refuse(callID, RPCError(.unavailable, "server is shutting down"), call.method, startedAt, requestID)
@@ -194,18 +198,34 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             handler: route.handler, allocator: context.channel.allocator, loopSelf: loopSelf!,
             eventLoop: context.eventLoop, maximumFrameLength: shared.configuration.maximumFrameLength,
             logger: logger, executor: executor)
-        var entry = InFlight(
-            sequence: sequence, task: task, timer: nil, method: call.method, startedAt: startedAt,
-            requestID: requestID)
+        calls[callID] = InFlight(
+            sequence: sequence, task: task, method: call.method, startedAt: startedAt, requestID: requestID)
         if call.timeoutMs != 0 {
-            entry.timer = context.eventLoop.assumeIsolated().scheduleTask(
-                in: .milliseconds(Int64(call.timeoutMs))
-            ) { [self] in
-                deadlinePassed(callID: callID, sequence: sequence)
-            }
+            deadlines.add(
+                .init(
+                    deadline: startedAt + .milliseconds(Int64(call.timeoutMs)), callID: callID, sequence: sequence),
+                on: context.eventLoop, fire: { [self] in deadlineTimerFired() })
         }
-        calls[callID] = entry
         shared.gauges.callsInFlight.increment()
+    }
+
+    private func isLive(_ entry: CallDeadlineTimer.Entry) -> Bool {
+        calls[entry.callID]?.sequence == entry.sequence
+    }
+
+    private func deadlineTimerFired() {
+        guard let context else { return }
+        let due = deadlines.expire(
+            now: .now(), on: context.eventLoop, isLive: { [self] in isLive($0) },
+            fire: { [self] in deadlineTimerFired() })
+        for entry in due {
+            deadlinePassed(callID: entry.callID, sequence: entry.sequence)
+        }
+    }
+
+    /// A call left `calls`: forget finished deadlines once they pile up.
+    private func callFinished() {
+        deadlines.compactIfNeeded(liveCount: calls.count, isLive: { [self] in isLive($0) })
     }
 
     /// Runs the handler off the event loop and brings the encoded reply back to it.
@@ -248,12 +268,13 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 buffer = allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(reply)))
             }
             let code = RPCStatusCode(rawValue: reply.code)
+            let encoded = buffer
             if eventLoop.inEventLoop {
                 // Not inside a channel callback (this is a task job), so no re-entrancy.
-                loopSelf.value.complete(callID: callID, sequence: sequence, reply: buffer, code: code)
+                loopSelf.value.complete(callID: callID, sequence: sequence, reply: encoded, code: code)
             } else {
                 eventLoop.execute {
-                    loopSelf.value.complete(callID: callID, sequence: sequence, reply: buffer, code: code)
+                    loopSelf.value.complete(callID: callID, sequence: sequence, reply: encoded, code: code)
                 }
             }
         }
@@ -267,7 +288,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         // A call already answered (deadline, cancel, connection gone) drops its late result.
         guard let call = calls[callID], call.sequence == sequence else { return }
         calls.removeValue(forKey: callID)
-        call.timer?.cancel()
+        callFinished()
         shared.gauges.callsInFlight.decrement()
         write(reply)
         record(method: call.method, code: code, startedAt: call.startedAt, requestID: call.requestID)
@@ -277,6 +298,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func deadlinePassed(callID: UInt64, sequence: UInt64) {
         guard let call = calls[callID], call.sequence == sequence else { return }
         calls.removeValue(forKey: callID)
+        callFinished()
         call.task.cancel()
         shared.gauges.callsInFlight.decrement()
         writeReply(callID, RPCError(.deadlineExceeded, "deadline exceeded"))
@@ -287,7 +309,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// A `Cancel` frame: stop the task and answer 1 CANCELLED, so every call gets exactly one reply.
     private func cancel(callID: UInt64, code: RPCStatusCode, message: String) {
         guard let call = calls.removeValue(forKey: callID) else { return }
-        call.timer?.cancel()
+        callFinished()
         call.task.cancel()
         shared.gauges.callsInFlight.decrement()
         writeReply(callID, RPCError(code, message))
@@ -298,13 +320,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         _ callID: UInt64, _ error: RPCError, _ method: String, _ startedAt: NIODeadline, _ requestID: String?
     ) {
         writeReply(callID, error)
-        record(method: method, code: error.code, startedAt: startedAt, requestID: requestID)
+        record(method: method, code: error.code, startedAt: startedAt, requestID: requestID, routed: false)
     }
 
-    private func record(method: String, code: RPCStatusCode, startedAt: NIODeadline, requestID: String?) {
+    /// - Parameter routed: The method is known to be registered (every call that was admitted).
+    private func record(
+        method: String, code: RPCStatusCode, startedAt: NIODeadline, requestID: String?, routed: Bool = true
+    ) {
         let nanoseconds = (NIODeadline.now() - startedAt).nanoseconds
         // Unknown methods are peer-controlled strings: keep them out of metric dimensions.
-        let label = shared.router.handler(for: method) == nil ? "unknown" : method
+        let label = routed || shared.router.handler(for: method) != nil ? method : "unknown"
         metrics.record(method: label, code: code, nanoseconds: nanoseconds)
         logger.debug(
             "rpc call",
@@ -321,20 +346,34 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         if draining || inputClosed {
             closeAfterFlush()
         } else {
+            lastActivity = .now()
             armIdleTimer()
         }
     }
 
+    /// Arms the idle timer for `lastActivity + idleTimeout` unless it is armed already.
     private func armIdleTimer() {
-        guard let context, !closing, idleTimer == nil, calls.isEmpty else { return }
+        guard let context, !closing, !draining, idleTimer == nil, calls.isEmpty else { return }
         let timeout = shared.configuration.idleTimeout
         guard timeout > .zero else { return }
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) { [self] in
-            idleTimer = nil
-            guard calls.isEmpty else { return }
-            logger.debug("rpc connection idle, closing")
-            goAwayAndDrain(reason: "idle timeout")
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastActivity + TimeAmount(timeout)) {
+            [self] in
+            idleTimerFired()
         }
+    }
+
+    /// The connection is idle when no call is in flight and no frame arrived for the idle
+    /// timeout; activity since the timer was armed only moves the next check.
+    private func idleTimerFired() {
+        idleTimer = nil
+        // Calls in flight: `callsDrained` re-arms when the last one finishes.
+        guard calls.isEmpty, !closing, !draining else { return }
+        if NIODeadline.now() < lastActivity + TimeAmount(shared.configuration.idleTimeout) {
+            armIdleTimer()
+            return
+        }
+        logger.debug("rpc connection idle, closing")
+        goAwayAndDrain(reason: "idle timeout")
     }
 
     /// Graceful shutdown of this connection: GoAway, refuse new calls with 14, finish the calls
@@ -351,8 +390,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Stops every call at once and closes (drain timeout passed).
     func forceClose() {
+        deadlines.cancelAll()
         for (callID, call) in calls {
-            call.timer?.cancel()
             call.task.cancel()
             shared.gauges.callsInFlight.decrement()
             writeReply(callID, RPCError(.unavailable, "server shut down before the call finished"))

@@ -170,6 +170,13 @@ public enum ConstantTime {
     ///   - a: Bytes received from a peer.
     ///   - b: The expected secret.
     public static func equals(_ a: some Sequence<UInt8>, _ b: [UInt8]) -> Bool {
+        // Contiguous input (a native String's UTF-8, an array): the same comparison over raw
+        // memory, without a generic iterator per byte.
+        if let result = a.withContiguousStorageIfAvailable({ received in
+            b.withUnsafeBufferPointer { expected in equals(received, expected) }
+        }) {
+            return result
+        }
         var difference: UInt8 = 0
         var count = 0
         var expected = b.makeIterator()
@@ -184,5 +191,22 @@ public enum ConstantTime {
             count += 1
         }
         return difference == 0 && count == b.count
+    }
+
+    /// `equals` over contiguous bytes: reads every byte of the longer buffer.
+    private static func equals(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        var difference: UInt8 = 0
+        let common = min(a.count, b.count)
+        for index in 0..<common {
+            difference |= a[index] ^ b[index]
+        }
+        // Past the end of `b`: keep reading so a long guess costs as much as a right one.
+        for index in common..<a.count {
+            difference |= a[index] ^ ~a[index]
+        }
+        for index in common..<b.count {
+            difference |= b[index] ^ 0xFF | 0x01
+        }
+        return difference == 0 && a.count == b.count
     }
 }

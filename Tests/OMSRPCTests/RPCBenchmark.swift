@@ -92,21 +92,25 @@ struct RPCBenchmark {
         _ = try await Self.measure(name: "warm", callers: 64, perCaller: 500, rpcCall)
         _ = try await Self.measure(name: "warm", callers: 64, perCaller: 500, echoCall)
 
+        // For profiling one side at one concurrency: OMS_BENCH_ONLY=oms-rpc OMS_BENCH_CALLERS=64.
+        let only = environment["OMS_BENCH_ONLY"]
+        let callerCounts = environment["OMS_BENCH_CALLERS"].flatMap { Int($0) }.map { [$0] } ?? [1, 64]
         var lines: [String] = []
-        for callers in [1, 64] {
+        for callers in callerCounts {
             let perCaller = (callers == 1 ? totalCalls / 8 : totalCalls) / callers
             var best: [String: Figures] = [:]
             for _ in 0..<rounds {
-                for (name, body) in [("bare-echo", echoCall), ("oms-rpc", rpcCall)] {
+                let sides = [("bare-echo", echoCall), ("oms-rpc", rpcCall)].filter { only == nil || $0.0 == only }
+                for (name, body) in sides {
                     let figures = try await Self.measure(name: name, callers: callers, perCaller: perCaller, body)
                     print(figures)
                     if best[name].map({ $0.seconds > figures.seconds }) ?? true { best[name] = figures }
                 }
             }
-            let rpc = try #require(best["oms-rpc"])
-            let bare = try #require(best["bare-echo"])
-            lines.append("best of \(rounds): \(bare)")
-            lines.append("best of \(rounds): \(rpc)")
+            for name in ["bare-echo", "oms-rpc"] {
+                if let figures = best[name] { lines.append("best of \(rounds): \(figures)") }
+            }
+            guard let rpc = best["oms-rpc"], let bare = best["bare-echo"] else { continue }
             lines.append(
                 "callers=\(callers): rpc/bare cost per call = "
                     + String(format: "%.2f", rpc.microsecondsPerCall / bare.microsecondsPerCall) + "x")

@@ -6,19 +6,100 @@ import Glibc
 import Darwin
 #endif
 
-/// Memory for one `serializedBytes()` call: the protoc-c structs, C strings, arrays and
-/// submessages built from a Swift value live here until the message is packed, and are all
-/// freed together when the arena goes away. Not shared between threads (one per call).
+/// The per-thread scratch arena (`ProtoArena.withScratch`); released when the thread exits.
+private let scratchKey: pthread_key_t = {
+    var key = pthread_key_t()
+    #if canImport(Darwin)
+    let rc = pthread_key_create(&key) { stored in
+        Unmanaged<ProtoArena>.fromOpaque(stored).release()
+    }
+    #else
+    let rc = pthread_key_create(&key) { stored in
+        guard let stored else { return }
+        Unmanaged<ProtoArena>.fromOpaque(stored).release()
+    }
+    #endif
+    precondition(rc == 0, "pthread_key_create failed")
+    return key
+}()
+
+/// Memory for one encoding or decoding: the protoc-c structs, C strings, arrays and
+/// submessages built from a Swift value (or unpacked by libprotobuf-c through `allocator`) live
+/// here until the message is packed (or copied into Swift values), and are all released together.
+/// Not shared between threads.
+///
+/// Encoding and decoding borrow a per-thread arena (`withScratch`) and `reset()` it afterwards,
+/// so a message costs no `malloc` in the steady state: the first block is kept between uses
+/// unless it grew past `retainedCapacity`.
 final class ProtoArena {
-    private var blocks: [UnsafeMutableRawPointer] = []
+    private var blocks: [(base: UnsafeMutableRawPointer, size: Int)] = []
     private var cursor: UnsafeMutableRawPointer?
     private var remaining = 0
     private var nextBlockSize = 1024
+    /// Set while a `withScratch` body runs, so a nested use gets a fresh arena.
+    private var inUse = false
+
+    /// Largest block kept across `reset()`; larger ones (big payloads) go back to the system.
+    static let retainedCapacity = 64 * 1024
 
     init() {}
 
     deinit {
-        for block in blocks { free(block) }
+        for block in blocks { free(block.base) }
+    }
+
+    /// Forgets every allocation; keeps one block for the next use when that block alone held
+    /// everything and is not too large.
+    func reset() {
+        if blocks.count == 1, blocks[0].size <= Self.retainedCapacity {
+            cursor = blocks[0].base
+            remaining = blocks[0].size
+            return
+        }
+        var total = 0
+        for block in blocks {
+            total += block.size
+            free(block.base)
+        }
+        blocks.removeAll(keepingCapacity: true)
+        cursor = nil
+        remaining = 0
+        // Next time, one block that fits what this use needed (within the retained limit).
+        nextBlockSize = min(max(nextBlockSize, total), Self.retainedCapacity)
+    }
+
+    /// Runs `body` with this thread's arena (or a fresh one when it is already in use), then
+    /// resets it. Nothing allocated in `body` may be used after it returns.
+    static func withScratch<R>(_ body: (ProtoArena) throws -> R) rethrows -> R {
+        let arena: ProtoArena
+        if let stored = pthread_getspecific(scratchKey) {
+            arena = Unmanaged<ProtoArena>.fromOpaque(stored).takeUnretainedValue()
+        } else {
+            arena = ProtoArena()
+            pthread_setspecific(scratchKey, Unmanaged.passRetained(arena).toOpaque())
+        }
+        if arena.inUse {
+            return try body(ProtoArena())
+        }
+        arena.inUse = true
+        defer {
+            arena.reset()
+            arena.inUse = false
+        }
+        return try body(arena)
+    }
+
+    /// A libprotobuf-c allocator that takes memory from this arena and never frees it
+    /// (`reset()` does), for `protobuf_c_message_unpack`. Valid while the arena lives.
+    var allocator: ProtobufCAllocator {
+        ProtobufCAllocator(
+            alloc: { data, size in
+                guard let data else { return nil }
+                let arena = Unmanaged<ProtoArena>.fromOpaque(data).takeUnretainedValue()
+                return arena.allocate(byteCount: max(size, 1), alignment: 16)
+            },
+            free: { _, _ in },
+            allocator_data: Unmanaged.passUnretained(self).toOpaque())
     }
 
     /// Raw, uninitialised memory, aligned for any C scalar or struct we store.
@@ -35,9 +116,9 @@ final class ProtoArena {
             }
         }
         let size = max(byteCount + align, nextBlockSize)
-        if size == nextBlockSize, nextBlockSize < 64 * 1024 { nextBlockSize *= 2 }
+        if size == nextBlockSize, nextBlockSize < Self.retainedCapacity { nextBlockSize *= 2 }
         guard let block = malloc(size) else { fatalError("out of memory (\(size) bytes)") }
-        blocks.append(block)
+        blocks.append((block, size))
         let misalignment = Int(bitPattern: block) & (align - 1)
         let p = block + (misalignment == 0 ? 0 : align - misalignment)
         cursor = p + byteCount

@@ -8,25 +8,40 @@ import Darwin
 
 /// Encoding and decoding through libprotobuf-c, shared by every generated message.
 enum ProtoRuntime {
-    /// Builds the protoc-c struct in an arena, packs it, frees the arena.
+    /// Builds the protoc-c struct in the thread's scratch arena, packs it, resets the arena.
     static func serialize<M: CProtoConvertible>(_ message: M) -> [UInt8] {
-        let arena = ProtoArena()
-        let c = arena.message(message)
-        return withExtendedLifetime(arena) {
-            let base = UnsafeRawPointer(c).assumingMemoryBound(to: ProtobufCMessage.self)
-            let size = protobuf_c_message_get_packed_size(base)
-            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-                guard size > 0, let out = buffer.baseAddress else {
-                    count = 0
-                    return
-                }
-                count = protobuf_c_message_pack(base, out)
+        withPacked(message) { size, pack in
+            [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                pack(UnsafeMutableRawBufferPointer(buffer))
+                count = size
             }
         }
     }
 
-    /// Checks the wire bytes (`ProtoWireValidator`), unpacks them with libprotobuf-c, copies the
-    /// result into Swift values and frees the C message.
+    /// Builds the protoc-c struct and hands `body` its packed size and a function that packs it
+    /// into `size` bytes of caller memory (with `protobuf_c_message_pack`), so the encoding can
+    /// go straight into its destination (a socket buffer) without an intermediate array.
+    /// - Parameters:
+    ///   - message: The message to encode.
+    ///   - body: Receives the size; may call `pack` once, with at least `size` writable bytes.
+    static func withPacked<M: CProtoConvertible, R>(
+        _ message: M, _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> R
+    ) rethrows -> R {
+        try ProtoArena.withScratch { arena in
+            let c = arena.message(message)
+            let base = UnsafeRawPointer(c).assumingMemoryBound(to: ProtobufCMessage.self)
+            let size = protobuf_c_message_get_packed_size(base)
+            return try body(size) { out in
+                precondition(out.count >= size, "pack target smaller than the packed size")
+                guard size > 0, let target = out.baseAddress else { return }
+                let written = protobuf_c_message_pack(base, target.assumingMemoryBound(to: UInt8.self))
+                precondition(written == size, "protobuf_c_message_pack wrote \(written) of \(size) bytes")
+            }
+        }
+    }
+
+    /// Checks the wire bytes (`ProtoWireValidator`), unpacks them with libprotobuf-c into the
+    /// thread's scratch arena and copies the result into Swift values.
     static func deserialize<M: CProtoConvertible>(_ bytes: some Collection<UInt8>) throws -> M {
         if let result = try bytes.withContiguousStorageIfAvailable({
             try decode(M.self, UnsafeRawBufferPointer($0))
@@ -36,27 +51,34 @@ enum ProtoRuntime {
         return try Array(bytes).withUnsafeBytes { try decode(M.self, $0) }
     }
 
-    private static func decode<M: CProtoConvertible>(_: M.Type, _ bytes: UnsafeRawBufferPointer) throws -> M {
-        let probe = UnsafeMutablePointer<M.CMessage>.allocate(capacity: 1)
-        defer { probe.deallocate() }
-        UnsafeMutableRawPointer(probe).initializeMemory(
-            as: UInt8.self, repeating: 0, count: MemoryLayout<M.CMessage>.stride)
-        M.cInit(probe)
-        guard let descriptor = UnsafeRawPointer(probe).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor
-        else { throw ProtoDecodingError("no descriptor for \(M.self)") }
+    /// `deserialize` for bytes already in contiguous memory (a socket buffer).
+    static func decode<M: CProtoConvertible>(_: M.Type, _ bytes: UnsafeRawBufferPointer) throws -> M {
+        let descriptor = try withUnsafeTemporaryAllocation(of: M.CMessage.self, capacity: 1) { probe in
+            let p = probe.baseAddress!
+            UnsafeMutableRawPointer(p).initializeMemory(
+                as: UInt8.self, repeating: 0, count: MemoryLayout<M.CMessage>.stride)
+            M.cInit(p)
+            guard
+                let descriptor = UnsafeRawPointer(p).assumingMemoryBound(to: ProtobufCMessage.self).pointee.descriptor
+            else { throw ProtoDecodingError("no descriptor for \(M.self)") }
+            return descriptor
+        }
 
         try ProtoWireValidator.validate(bytes, descriptor)
 
-        var zero: UInt8 = 0
-        let unpacked: UnsafeMutablePointer<ProtobufCMessage>? = withUnsafePointer(to: &zero) { empty in
-            let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? empty
-            return protobuf_c_message_unpack(descriptor, nil, bytes.count, data)
+        return try ProtoArena.withScratch { arena in
+            var zero: UInt8 = 0
+            var allocator = arena.allocator
+            let unpacked: UnsafeMutablePointer<ProtobufCMessage>? = withUnsafePointer(to: &zero) { empty in
+                let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? empty
+                return protobuf_c_message_unpack(descriptor, &allocator, bytes.count, data)
+            }
+            guard let unpacked else {
+                throw ProtoDecodingError("bytes do not decode as \(messageName(descriptor))")
+            }
+            // Everything libprotobuf-c allocated lives in the arena, released by its reset.
+            return try M(_fromC: UnsafeRawPointer(unpacked).assumingMemoryBound(to: M.CMessage.self))
         }
-        guard let unpacked else {
-            throw ProtoDecodingError("bytes do not decode as \(messageName(descriptor))")
-        }
-        defer { protobuf_c_message_free_unpacked(unpacked, nil) }
-        return try M(_fromC: UnsafeRawPointer(unpacked).assumingMemoryBound(to: M.CMessage.self))
     }
 
     static func messageName(_ descriptor: UnsafePointer<ProtobufCMessageDescriptor>) -> String {
