@@ -8,7 +8,7 @@
 #
 # Builds the tests in release mode (with -enable-testing for @testable imports) and runs the
 # OMS_BENCH-guarded test Tests/OMSRPCTests/RPCBenchmark.swift. Figures go to stdout and to
-# $OMS_BENCH_OUT (default .build/bench-rpc.txt). Method: docs/benchmarks-rpc.md.
+# $OMS_BENCH_OUT (default .build/bench-rpc.txt). Method: docs/benchmarks.md.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -11,7 +11,7 @@ CONFIG="${1:-${OMS_DEMO_CONFIG:-release}}"
 BUYERS="${OMS_DEMO_BUYERS:-5000}"
 UNITS="${OMS_DEMO_UNITS:-500}"
 MIXED_SECONDS="${OMS_DEMO_MIXED_SECONDS:-20}"
-CATALOG="${OMS_DEMO_CATALOG:-10000}"
+CATALOG="${OMS_DEMO_CATALOG:-2000}"
 cd "$ROOT"
 BIN="${OMS_BIN:-$(swift build -c "$CONFIG" --show-bin-path)}"
 for tool in omsctl oms-loadgen; do
@@ -26,9 +26,9 @@ echo "== services =="
 
 status=0
 echo
-echo "== flash sale: $BUYERS buyers at once for $UNITS units of one SKU =="
+echo "== flash sale: $BUYERS buyers for $UNITS units of one SKU (200 at a time) =="
 "$BIN/oms-loadgen" flash-sale --buyers "$BUYERS" --units "$UNITS" --decline-rate 0.1 --max-quantity 3 \
-    --concurrency 1000 --json-out "$OUT/demo-flash-sale.json" || status=$?
+    --concurrency 200 --timeout 30 --json-out "$OUT/demo-flash-sale.json" || status=$?
 
 echo
 echo "== mixed: ${MIXED_SECONDS}s over a $CATALOG-SKU catalog, 64 callers, then the in-process baseline =="

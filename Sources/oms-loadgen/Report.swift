@@ -37,6 +37,9 @@ enum Report {
             + "out of stock \(c.outOfStock), declined \(c.declined), invalid \(c.invalid), failed \(c.failed), "
             + "in progress \(c.inProgress), errors \(c.errors), dropped \(c.dropped)\n"
         out += "rejections     \(f(r.rejectionsPerSecond)) /s\n"
+        if let logged = r.placedInLog, logged != c.placed {
+            out += "placed in log  \(logged) (the coordinator placed \(logged - c.placed) more than the client saw answered in time)\n"
+        }
         if c.readsOK + c.readErrors > 0 {
             out += "reads          \(c.readsOK + c.readErrors) (\(f(r.readsPerSecond)) /s), errors \(c.readErrors)  "
                 + r.readKinds.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"

@@ -56,6 +56,8 @@ struct RunResult: Codable, Sendable {
     var openCheckoutsAfterWait: Int
     var baseline: BaselineResult?
     var suiteOverBaseline: Double?
+    /// Checkouts the coordinator's log records as placed (some may have answered the client too late).
+    var placedInLog: Int?
     var audit: AuditReport?
 }
 
@@ -120,7 +122,7 @@ struct ScenarioRunner {
                 say("run \(runID): \(scenario), \(mode); reusing the \(products.count) SKU(s) under \(skuPrefix)")
             } else {
                 say("run \(runID): \(scenario), \(mode); setting up \(products.count) SKU(s) under \(skuPrefix)")
-                stocked = try await driver.setUp(products, concurrency: 64)
+                stocked = try await driver.setUp(products, concurrency: 16)
                 // With a shared catalog, later runs cannot know what was stocked; the ledger still can.
                 if common.catalogPrefix != nil { stocked = [:] }
             }
@@ -212,7 +214,7 @@ struct ScenarioRunner {
             checkoutLatencyMs: LatencySummary(s.checkout), readLatencyMs: LatencySummary(s.reads),
             recoveryWaitSeconds: recoveryWait, openCheckoutsAfterWait: stillOpen, baseline: baseline,
             suiteOverBaseline: baseline.flatMap { $0.placedPerSecond > 0 ? placedPerSecond / $0.placedPerSecond : nil },
-            audit: audit)
+            placedInLog: audit?.checks.first { $0.name == "placed-orders-confirmed" }?.examined, audit: audit)
 
         print(Report.summaryText(result), terminator: "")
         let path = common.jsonOut ?? ".oms/loadgen/\(scenario)-\(runID).json"

@@ -42,7 +42,7 @@ struct SuiteDriver: Sendable {
                         }
                         guard i < products.count else { return }
                         let p = products[i]
-                        _ = try await Self.retryingAborted {
+                        _ = try await Self.retryingTransient {
                           try await inventory.upsertProduct(
                             InventoryV1.UpsertProductRequest(
                                 product: InventoryV1.Product(
@@ -52,11 +52,12 @@ struct SuiteDriver: Sendable {
                             options: options)
                         }
                         if p.stock > 0 {
-                            // ABORTED means the transaction rolled back, so even this non-idempotent call may be repeated.
-                            _ = try await Self.retryingAborted {
+                            // SET (on hand = N) of a SKU nobody has bought yet has the same effect however often it
+                            // runs, so a call whose outcome is unknown (deadline, unavailable) may be repeated.
+                            _ = try await Self.retryingTransient {
                               try await inventory.adjustStock(
                                 InventoryV1.AdjustStockRequest(
-                                    sku: p.sku, kind: .receive, quantity: p.stock, reason: "oms-loadgen setup",
+                                    sku: p.sku, kind: .set, quantity: p.stock, reason: "oms-loadgen setup",
                                     reference: prefix),
                                 options: options)
                             }
@@ -82,16 +83,18 @@ struct SuiteDriver: Sendable {
         return true
     }
 
-    /// Runs `body` again (up to 8 times, jittered backoff) while it fails with 10 ABORTED (a deadlock or a
-    /// concurrent update that was rolled back).
-    static func retryingAborted<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    /// Runs an idempotent `body` again (up to 25 times, jittered backoff) while it fails with 10 ABORTED (a
+    /// deadlock or a concurrent update that was rolled back), 14 UNAVAILABLE or 4 DEADLINE_EXCEEDED.
+    static func retryingTransient<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
                 return try await body()
-            } catch let e as RPCError where e.code == .aborted && attempt < 8 {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << min(attempt, 5)))))
+            } catch let e as RPCError
+                where [.aborted, .unavailable, .deadlineExceeded].contains(e.code) && attempt < 25
+            {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(20 << min(attempt, 6)))))
             }
         }
     }

@@ -7,7 +7,7 @@ import Testing
 
 @testable import Inventory
 
-/// Throughput figures for docs/benchmarks-inventory.md. Runs only with OMS_BENCH=1:
+/// Throughput figures for docs/benchmarks.md. Runs only with OMS_BENCH=1:
 /// `OMS_BENCH=1 swift test --skip-build --filter InventoryBenchmark`.
 @Suite("Inventory benchmark", .serialized, .enabled(if: ProcessInfo.processInfo.environment["OMS_BENCH"] == "1"))
 struct InventoryBenchmark {

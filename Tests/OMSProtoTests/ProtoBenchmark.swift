@@ -4,7 +4,7 @@ import OMSProto
 
 /// Encode/decode throughput of a typical order message. Not a test: runs only with
 /// OMS_BENCH=1, best in release (`swift test -c release --filter ProtoBenchmark`); figures go
-/// to docs/benchmarks-proto.md.
+/// to docs/benchmarks.md.
 @Suite struct ProtoBenchmark {
     static var enabled: Bool { ProcessInfo.processInfo.environment["OMS_BENCH"] == "1" }
 

@@ -8,7 +8,7 @@ import Testing
 
 // Unary-call benchmark, run by tools/bench-rpc.sh (OMS_BENCH=1, release build). Compares the RPC
 // framework with a bare SwiftNIO length-prefixed echo server/client (no protobuf, no routing, no
-// tasks per call) in the same process and run. Method and figures: docs/benchmarks-rpc.md.
+// tasks per call) in the same process and run. Method and figures: docs/benchmarks.md.
 
 private let benchEnabled = ProcessInfo.processInfo.environment["OMS_BENCH"] == "1"
 
