@@ -354,7 +354,11 @@ extension CheckoutCoordinator {
                 case .voidPayment:
                     var paymentID = run.saga.paymentID
                     if paymentID == nil {
-                        switch try await retrying(until: deadline, { d in try await self.payments.lookup(idempotencyKey: id, deadline: d) }) {
+                        // Not a lookup: an Authorize still in flight could land after a "not found".
+                        // Cancelling by key makes payments refuse it if it has not been recorded yet.
+                        switch try await retrying(until: deadline, { d in
+                            try await self.payments.cancelAuthorization(idempotencyKey: id, reason: reason, deadline: d)
+                        }) {
                         case nil, .declined?, .voided?:
                             return .compensated(step)
                         case .pending?:

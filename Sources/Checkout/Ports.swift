@@ -354,4 +354,11 @@ public protocol PaymentsPort: Sendable {
     /// The payment made under an Authorize idempotency key, or nil when payments never saw the key.
     /// - Throws: `PortError`.
     func lookup(idempotencyKey: String, deadline: ContinuousClock.Instant) async throws -> PaymentState?
+
+    /// Withdraws the Authorize with `idempotencyKey`: when payments has not recorded it yet, it never
+    /// will (a request still in flight is refused), and nil comes back; otherwise the payment as it
+    /// is, to be voided (authorized) or asked about again (pending). Idempotent.
+    /// - Throws: `PortError`.
+    func cancelAuthorization(idempotencyKey: String, reason: String, deadline: ContinuousClock.Instant)
+        async throws -> PaymentState?
 }

@@ -126,6 +126,10 @@ public final class PaymentsEngine: Sendable {
                     row, metadataJSON: PaymentsRepository.jsonObject(command.metadata))
             } catch let error as MySQLError where error.kind == .duplicateKey {
                 continue  // another call with this key won the insert: read its row
+            } catch is PaymentsRepository.AuthorizationCancelled {
+                metrics.idempotencyConflicts.increment()
+                throw RPCError.failedPrecondition(
+                    "the authorization with this idempotency key was cancelled by the merchant")
             }
             log[metadataKey: "payment_id"] = "\(id)"
             log.debug("payment intent created")
@@ -416,6 +420,18 @@ public final class PaymentsEngine: Sendable {
     }
 
     /// The payment authorized with `idempotencyKey` (the checkout id for checkouts), or nil.
+    /// Withdraws the Authorize with `idempotencyKey`: if it has not been recorded yet, it never will
+    /// be (a later Authorize is refused without a provider call); if it has, its payment is returned
+    /// so the caller can void it (authorized) or ask again (pending).
+    public func cancelAuthorization(idempotencyKey: String, reason: String) async throws -> PaymentRecord? {
+        let found = try await repository.cancelAuthorization(
+            idempotencyKey: idempotencyKey, reason: reason, at: Date().truncatedToMicros)
+        var log = logger
+        log[metadataKey: "idempotency_key"] = "\(idempotencyKey)"
+        log.info("authorization cancelled by key", metadata: ["found": "\(found != nil)"])
+        return found?.record
+    }
+
     public func payment(idempotencyKey: String) async throws -> PaymentRecord? {
         try await repository.intent(idempotencyKey: idempotencyKey)?.record
     }

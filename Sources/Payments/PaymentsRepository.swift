@@ -103,6 +103,33 @@ struct PaymentsRepository: Sendable {
             try await Self.insertEvent(
                 tx, paymentID: r.id, event: .authorizationRequested, amount: r.amount, from: nil, to: .pending,
                 version: 0, operationID: nil, details: nil, at: row.createdAt)
+            // After our key is locked by the insert: a cancellation committed first wins (see V002).
+            if try await tx.queryOne(
+                "SELECT idempotency_key FROM authorization_cancellations WHERE idempotency_key = ? FOR UPDATE",
+                [.string(r.idempotencyKey)]) != nil
+            {
+                throw AuthorizationCancelled()
+            }
+        }
+    }
+
+    /// Thrown (and the insert rolled back) when the authorization was cancelled by its key first.
+    struct AuthorizationCancelled: Error {}
+
+    /// Records that Authorize with `idempotencyKey` must not happen, then reads the intent if one was
+    /// recorded first. The two orders of arrival are serialised by the keys' locks (see V002).
+    /// - Returns: the intent recorded before the cancellation, or nil.
+    func cancelAuthorization(idempotencyKey: String, reason: String, at: Date) async throws -> IntentRow? {
+        try await database.transaction(retryable: true) { tx in
+            try await tx.execute(
+                """
+                INSERT INTO authorization_cancellations (idempotency_key, reason, created_at) VALUES (?, ?, ?)
+                ON DUPLICATE KEY UPDATE idempotency_key = idempotency_key
+                """, [.string(idempotencyKey), .string(reason), .datetime(at)])
+            return try await tx.queryOne(
+                "SELECT \(Self.intentColumns) FROM payment_intents WHERE idempotency_key = ? FOR UPDATE",
+                [.string(idempotencyKey)]
+            ).map(Self.intentRow)
         }
     }
 

@@ -104,6 +104,18 @@ public struct PaymentsService: PaymentsV1.PaymentsService {
         }
     }
 
+    public func cancelAuthorization(_ request: PaymentsV1.CancelAuthorizationRequest, context: ServerContext)
+        async throws -> PaymentsV1.CancelAuthorizationResponse
+    {
+        try PaymentsValidation.validateKey(request.idempotencyKey, field: "idempotency_key")
+        guard request.reason.utf8.count <= 500 else { throw RPCError.invalidArgument("reason: longer than 500 bytes") }
+        var response = PaymentsV1.CancelAuthorizationResponse()
+        response.payment = try await engine.cancelAuthorization(
+            idempotencyKey: request.idempotencyKey, reason: request.reason
+        ).map(Self.wire)
+        return response
+    }
+
     // MARK: Validation
 
     /// Checks an Authorize request and turns it into a command.

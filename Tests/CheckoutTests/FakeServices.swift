@@ -42,6 +42,7 @@ final class FakeServices: InventoryPort, OrdersPort, PaymentsPort, @unchecked Se
     private var tombstones: Set<String> = []
     private(set) var orders: [String: Order] = [:]  // by checkout id
     private(set) var payments: [String: Payment] = [:]  // by idempotency key
+    private(set) var cancelledAuthorizations: Set<String> = []
     private var faults: [String: [Fault]] = [:]
     private var calls: [String: Int] = [:]
     private var nextID = 1000
@@ -224,8 +225,11 @@ final class FakeServices: InventoryPort, OrdersPort, PaymentsPort, @unchecked Se
     ) async throws -> PaymentState {
         let newID = mint("p")
         return try step("authorize") {
-            lock.withLock {
+            try lock.withLock {
                 if let p = payments[idempotencyKey] { return state(p) }
+                if cancelledAuthorizations.contains(idempotencyKey) {
+                    throw PortError.definite(.failedPrecondition, "authorization cancelled by the merchant")
+                }
                 let declines = card.number == Self.decliningCard
                 let pending = nextAuthorizationPending
                 nextAuthorizationPending = false
@@ -245,6 +249,17 @@ final class FakeServices: InventoryPort, OrdersPort, PaymentsPort, @unchecked Se
                     throw PortError.definite(.notFound, "no payment")
                 }
                 if payments[key]!.status == .authorized { payments[key]!.status = .voided }
+            }
+        }
+    }
+
+    func cancelAuthorization(idempotencyKey: String, reason: String, deadline: ContinuousClock.Instant)
+        async throws -> PaymentState?
+    {
+        try step("cancelAuthorization") {
+            lock.withLock {
+                cancelledAuthorizations.insert(idempotencyKey)
+                return payments[idempotencyKey].map(state)
             }
         }
     }

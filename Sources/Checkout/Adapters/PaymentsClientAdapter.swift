@@ -59,6 +59,24 @@ public struct PaymentsClientAdapter: PaymentsPort {
         _ = try await mapped(effectful: true) { try await client.voidAuthorization(request, options: options(deadline)) }
     }
 
+    public func cancelAuthorization(idempotencyKey: String, reason: String, deadline: ContinuousClock.Instant)
+        async throws -> PaymentState?
+    {
+        var request = PaymentsV1.CancelAuthorizationRequest()
+        request.idempotencyKey = idempotencyKey
+        request.reason = String(reason.prefix(200))
+        do {
+            let r = try await client.cancelAuthorization(request, options: options(deadline))
+            guard let payment = r.payment else { return nil }
+            return try Self.state(payment)
+        } catch let e as PortError {
+            throw PortError(.unavailable, code: e.code, e.message)
+        } catch {
+            // Idempotent: repeating it is always safe, so an unknown outcome is just "try again".
+            throw PortError.from(error, effectful: false)
+        }
+    }
+
     public func lookup(idempotencyKey: String, deadline: ContinuousClock.Instant) async throws -> PaymentState? {
         let request = PaymentsV1.GetPaymentRequest(lookup: .idempotencyKey(idempotencyKey))
         do {

@@ -22,9 +22,11 @@ extension PaymentsV1 {
                 service: "oms.payments.v1.Payments", method: "Refund", idempotent: true)
             public static let getPayment = MethodDescriptor(
                 service: "oms.payments.v1.Payments", method: "GetPayment", idempotent: true)
+            public static let cancelAuthorization = MethodDescriptor(
+                service: "oms.payments.v1.Payments", method: "CancelAuthorization", idempotent: true)
 
             /// Every method of the service, in declaration order.
-            public static let all: [MethodDescriptor] = [authorize, capture, voidAuthorization, refund, getPayment]
+            public static let all: [MethodDescriptor] = [authorize, capture, voidAuthorization, refund, getPayment, cancelAuthorization]
         }
     }
 
@@ -39,6 +41,7 @@ extension PaymentsV1 {
         func voidAuthorization(_ request: PaymentsV1.VoidAuthorizationRequest, context: ServerContext) async throws -> PaymentsV1.VoidAuthorizationResponse
         func refund(_ request: PaymentsV1.RefundRequest, context: ServerContext) async throws -> PaymentsV1.RefundResponse
         func getPayment(_ request: PaymentsV1.GetPaymentRequest, context: ServerContext) async throws -> PaymentsV1.GetPaymentResponse
+        func cancelAuthorization(_ request: PaymentsV1.CancelAuthorizationRequest, context: ServerContext) async throws -> PaymentsV1.CancelAuthorizationResponse
     }
 
     /// Typed client for `oms.payments.v1.Payments` over any `RPCClientTransport`.
@@ -86,6 +89,13 @@ extension PaymentsV1 {
         ) async throws -> PaymentsV1.GetPaymentResponse {
             try await transport.unary(PaymentsV1.Payments.Method.getPayment, request, as: PaymentsV1.GetPaymentResponse.self, options: options)
         }
+
+        /// - Throws: `RPCError` with the server's status code, or a transport error.
+        public func cancelAuthorization(
+            _ request: PaymentsV1.CancelAuthorizationRequest, options: CallOptions = CallOptions()
+        ) async throws -> PaymentsV1.CancelAuthorizationResponse {
+            try await transport.unary(PaymentsV1.Payments.Method.cancelAuthorization, request, as: PaymentsV1.CancelAuthorizationResponse.self, options: options)
+        }
     }
 }
 
@@ -106,6 +116,9 @@ extension PaymentsV1.PaymentsService {
         }
         router.register(PaymentsV1.Payments.Method.getPayment) { (request: PaymentsV1.GetPaymentRequest, context: ServerContext) in
             try await self.getPayment(request, context: context)
+        }
+        router.register(PaymentsV1.Payments.Method.cancelAuthorization) { (request: PaymentsV1.CancelAuthorizationRequest, context: ServerContext) in
+            try await self.cancelAuthorization(request, context: context)
         }
     }
 }

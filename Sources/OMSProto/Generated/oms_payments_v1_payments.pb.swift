@@ -425,6 +425,43 @@ extension PaymentsV1 {
     }
 }
 
+extension PaymentsV1 {
+    /// Withdraws an authorization request by its idempotency key, whether or not it has reached
+    /// payments yet: a later Authorize with the key is refused (9) without calling the provider.
+    /// Callers compensating an Authorize whose outcome they do not know use it instead of a lookup,
+    /// so a request still in flight can never authorize after the compensation.
+    public struct CancelAuthorizationRequest: Sendable, Hashable {
+        public var idempotencyKey: String = ""
+        public var reason: String = ""
+
+        public init() {}
+
+        public init(
+            idempotencyKey: String = "",
+            reason: String = ""
+        ) {
+            self.idempotencyKey = idempotencyKey
+            self.reason = reason
+        }
+    }
+}
+
+extension PaymentsV1 {
+    public struct CancelAuthorizationResponse: Sendable, Hashable {
+        /// The payment when the Authorize had already been recorded (then void it when authorized,
+        /// ask again when pending); absent when the cancellation came first.
+        public var payment: PaymentsV1.Payment? = nil
+
+        public init() {}
+
+        public init(
+            payment: PaymentsV1.Payment? = nil
+        ) {
+            self.payment = payment
+        }
+    }
+}
+
 extension PaymentsV1.Card: ProtoMessage, CProtoConvertible {
     typealias CMessage = Oms__Payments__V1__Card
 
@@ -863,5 +900,55 @@ extension PaymentsV1.GetPaymentResponse: ProtoMessage, CProtoConvertible {
         self.init()
         if let p = c.pointee.payment { self.payment = try PaymentsV1.Payment(_fromC: p) }
         self.payments = try ProtoRuntime.messages(c.pointee.payments, c.pointee.n_payments)
+    }
+}
+
+extension PaymentsV1.CancelAuthorizationRequest: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Payments__V1__CancelAuthorizationRequest
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Payments__V1__CancelAuthorizationRequest>) { oms__payments__v1__cancel_authorization_request__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.payments.v1.CancelAuthorizationRequest`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Payments__V1__CancelAuthorizationRequest>, _ arena: ProtoArena) {
+        if !self.idempotencyKey.isEmpty { c.pointee.idempotency_key = arena.cString(self.idempotencyKey) }
+        if !self.reason.isEmpty { c.pointee.reason = arena.cString(self.reason) }
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Payments__V1__CancelAuthorizationRequest>) throws {
+        self.init()
+        self.idempotencyKey = ProtoRuntime.string(c.pointee.idempotency_key)
+        self.reason = ProtoRuntime.string(c.pointee.reason)
+    }
+}
+
+extension PaymentsV1.CancelAuthorizationResponse: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Payments__V1__CancelAuthorizationResponse
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Payments__V1__CancelAuthorizationResponse>) { oms__payments__v1__cancel_authorization_response__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.payments.v1.CancelAuthorizationResponse`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Payments__V1__CancelAuthorizationResponse>, _ arena: ProtoArena) {
+        if let value = self.payment { c.pointee.payment = arena.message(value) }
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Payments__V1__CancelAuthorizationResponse>) throws {
+        self.init()
+        if let p = c.pointee.payment { self.payment = try PaymentsV1.Payment(_fromC: p) }
     }
 }

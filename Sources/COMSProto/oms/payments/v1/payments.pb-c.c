@@ -637,6 +637,96 @@ void   oms__payments__v1__get_payment_response__free_unpacked
   assert(message->base.descriptor == &oms__payments__v1__get_payment_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   oms__payments__v1__cancel_authorization_request__init
+                     (Oms__Payments__V1__CancelAuthorizationRequest         *message)
+{
+  static const Oms__Payments__V1__CancelAuthorizationRequest init_value = OMS__PAYMENTS__V1__CANCEL_AUTHORIZATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t oms__payments__v1__cancel_authorization_request__get_packed_size
+                     (const Oms__Payments__V1__CancelAuthorizationRequest *message)
+{
+  assert(message->base.descriptor == &oms__payments__v1__cancel_authorization_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__payments__v1__cancel_authorization_request__pack
+                     (const Oms__Payments__V1__CancelAuthorizationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__payments__v1__cancel_authorization_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__payments__v1__cancel_authorization_request__pack_to_buffer
+                     (const Oms__Payments__V1__CancelAuthorizationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__payments__v1__cancel_authorization_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Payments__V1__CancelAuthorizationRequest *
+       oms__payments__v1__cancel_authorization_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Payments__V1__CancelAuthorizationRequest *)
+     protobuf_c_message_unpack (&oms__payments__v1__cancel_authorization_request__descriptor,
+                                allocator, len, data);
+}
+void   oms__payments__v1__cancel_authorization_request__free_unpacked
+                     (Oms__Payments__V1__CancelAuthorizationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__payments__v1__cancel_authorization_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   oms__payments__v1__cancel_authorization_response__init
+                     (Oms__Payments__V1__CancelAuthorizationResponse         *message)
+{
+  static const Oms__Payments__V1__CancelAuthorizationResponse init_value = OMS__PAYMENTS__V1__CANCEL_AUTHORIZATION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t oms__payments__v1__cancel_authorization_response__get_packed_size
+                     (const Oms__Payments__V1__CancelAuthorizationResponse *message)
+{
+  assert(message->base.descriptor == &oms__payments__v1__cancel_authorization_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__payments__v1__cancel_authorization_response__pack
+                     (const Oms__Payments__V1__CancelAuthorizationResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__payments__v1__cancel_authorization_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__payments__v1__cancel_authorization_response__pack_to_buffer
+                     (const Oms__Payments__V1__CancelAuthorizationResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__payments__v1__cancel_authorization_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Payments__V1__CancelAuthorizationResponse *
+       oms__payments__v1__cancel_authorization_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Payments__V1__CancelAuthorizationResponse *)
+     protobuf_c_message_unpack (&oms__payments__v1__cancel_authorization_response__descriptor,
+                                allocator, len, data);
+}
+void   oms__payments__v1__cancel_authorization_response__free_unpacked
+                     (Oms__Payments__V1__CancelAuthorizationResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__payments__v1__cancel_authorization_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor oms__payments__v1__card__field_descriptors[5] =
 {
   {
@@ -1650,6 +1740,95 @@ const ProtobufCMessageDescriptor oms__payments__v1__get_payment_response__descri
   (ProtobufCMessageInit) oms__payments__v1__get_payment_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor oms__payments__v1__cancel_authorization_request__field_descriptors[2] =
+{
+  {
+    "idempotency_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Payments__V1__CancelAuthorizationRequest, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Payments__V1__CancelAuthorizationRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__payments__v1__cancel_authorization_request__field_indices_by_name[] = {
+  0,   /* field[0] = idempotency_key */
+  1,   /* field[1] = reason */
+};
+static const ProtobufCIntRange oms__payments__v1__cancel_authorization_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor oms__payments__v1__cancel_authorization_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.payments.v1.CancelAuthorizationRequest",
+  "CancelAuthorizationRequest",
+  "Oms__Payments__V1__CancelAuthorizationRequest",
+  "oms.payments.v1",
+  sizeof(Oms__Payments__V1__CancelAuthorizationRequest),
+  2,
+  oms__payments__v1__cancel_authorization_request__field_descriptors,
+  oms__payments__v1__cancel_authorization_request__field_indices_by_name,
+  1,  oms__payments__v1__cancel_authorization_request__number_ranges,
+  (ProtobufCMessageInit) oms__payments__v1__cancel_authorization_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor oms__payments__v1__cancel_authorization_response__field_descriptors[1] =
+{
+  {
+    "payment",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Payments__V1__CancelAuthorizationResponse, payment),
+    &oms__payments__v1__payment__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__payments__v1__cancel_authorization_response__field_indices_by_name[] = {
+  0,   /* field[0] = payment */
+};
+static const ProtobufCIntRange oms__payments__v1__cancel_authorization_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor oms__payments__v1__cancel_authorization_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.payments.v1.CancelAuthorizationResponse",
+  "CancelAuthorizationResponse",
+  "Oms__Payments__V1__CancelAuthorizationResponse",
+  "oms.payments.v1",
+  sizeof(Oms__Payments__V1__CancelAuthorizationResponse),
+  1,
+  oms__payments__v1__cancel_authorization_response__field_descriptors,
+  oms__payments__v1__cancel_authorization_response__field_indices_by_name,
+  1,  oms__payments__v1__cancel_authorization_response__number_ranges,
+  (ProtobufCMessageInit) oms__payments__v1__cancel_authorization_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue oms__payments__v1__payment_status__enum_values_by_number[9] =
 {
   { "PAYMENT_STATUS_UNSPECIFIED", "OMS__PAYMENTS__V1__PAYMENT_STATUS__PAYMENT_STATUS_UNSPECIFIED", 0 },
@@ -1728,16 +1907,18 @@ const ProtobufCEnumDescriptor oms__payments__v1__decline_code__descriptor =
   oms__payments__v1__decline_code__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor oms__payments__v1__payments__method_descriptors[5] =
+static const ProtobufCMethodDescriptor oms__payments__v1__payments__method_descriptors[6] =
 {
   { "Authorize", &oms__payments__v1__authorize_request__descriptor, &oms__payments__v1__authorize_response__descriptor },
   { "Capture", &oms__payments__v1__capture_request__descriptor, &oms__payments__v1__capture_response__descriptor },
   { "VoidAuthorization", &oms__payments__v1__void_authorization_request__descriptor, &oms__payments__v1__void_authorization_response__descriptor },
   { "Refund", &oms__payments__v1__refund_request__descriptor, &oms__payments__v1__refund_response__descriptor },
   { "GetPayment", &oms__payments__v1__get_payment_request__descriptor, &oms__payments__v1__get_payment_response__descriptor },
+  { "CancelAuthorization", &oms__payments__v1__cancel_authorization_request__descriptor, &oms__payments__v1__cancel_authorization_response__descriptor },
 };
 const unsigned oms__payments__v1__payments__method_indices_by_name[] = {
   0,        /* Authorize */
+  5,        /* CancelAuthorization */
   1,        /* Capture */
   4,        /* GetPayment */
   3,        /* Refund */
@@ -1750,7 +1931,7 @@ const ProtobufCServiceDescriptor oms__payments__v1__payments__descriptor =
   "Payments",
   "Oms__Payments__V1__Payments",
   "oms.payments.v1",
-  5,
+  6,
   oms__payments__v1__payments__method_descriptors,
   oms__payments__v1__payments__method_indices_by_name
 };
@@ -1793,6 +1974,14 @@ void oms__payments__v1__payments__get_payment(ProtobufCService *service,
 {
   assert(service->descriptor == &oms__payments__v1__payments__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void oms__payments__v1__payments__cancel_authorization(ProtobufCService *service,
+                                                       const Oms__Payments__V1__CancelAuthorizationRequest *input,
+                                                       Oms__Payments__V1__CancelAuthorizationResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &oms__payments__v1__payments__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void oms__payments__v1__payments__init (Oms__Payments__V1__Payments_Service *service,
                                         Oms__Payments__V1__Payments_ServiceDestroy destroy)

@@ -30,6 +30,8 @@ typedef struct Oms__Payments__V1__RefundRequest Oms__Payments__V1__RefundRequest
 typedef struct Oms__Payments__V1__RefundResponse Oms__Payments__V1__RefundResponse;
 typedef struct Oms__Payments__V1__GetPaymentRequest Oms__Payments__V1__GetPaymentRequest;
 typedef struct Oms__Payments__V1__GetPaymentResponse Oms__Payments__V1__GetPaymentResponse;
+typedef struct Oms__Payments__V1__CancelAuthorizationRequest Oms__Payments__V1__CancelAuthorizationRequest;
+typedef struct Oms__Payments__V1__CancelAuthorizationResponse Oms__Payments__V1__CancelAuthorizationResponse;
 
 
 /* --- enums --- */
@@ -309,6 +311,37 @@ struct  Oms__Payments__V1__GetPaymentResponse
     , NULL, 0,NULL }
 
 
+/*
+ * Withdraws an authorization request by its idempotency key, whether or not it has reached
+ * payments yet: a later Authorize with the key is refused (9) without calling the provider.
+ * Callers compensating an Authorize whose outcome they do not know use it instead of a lookup,
+ * so a request still in flight can never authorize after the compensation.
+ */
+struct  Oms__Payments__V1__CancelAuthorizationRequest
+{
+  ProtobufCMessage base;
+  char *idempotency_key;
+  char *reason;
+};
+#define OMS__PAYMENTS__V1__CANCEL_AUTHORIZATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__payments__v1__cancel_authorization_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Oms__Payments__V1__CancelAuthorizationResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The payment when the Authorize had already been recorded (then void it when authorized,
+   * ask again when pending); absent when the cancellation came first.
+   */
+  Oms__Payments__V1__Payment *payment;
+};
+#define OMS__PAYMENTS__V1__CANCEL_AUTHORIZATION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__payments__v1__cancel_authorization_response__descriptor) \
+    , NULL }
+
+
 /* Oms__Payments__V1__Card methods */
 void   oms__payments__v1__card__init
                      (Oms__Payments__V1__Card         *message);
@@ -575,6 +608,44 @@ Oms__Payments__V1__GetPaymentResponse *
 void   oms__payments__v1__get_payment_response__free_unpacked
                      (Oms__Payments__V1__GetPaymentResponse *message,
                       ProtobufCAllocator *allocator);
+/* Oms__Payments__V1__CancelAuthorizationRequest methods */
+void   oms__payments__v1__cancel_authorization_request__init
+                     (Oms__Payments__V1__CancelAuthorizationRequest         *message);
+size_t oms__payments__v1__cancel_authorization_request__get_packed_size
+                     (const Oms__Payments__V1__CancelAuthorizationRequest   *message);
+size_t oms__payments__v1__cancel_authorization_request__pack
+                     (const Oms__Payments__V1__CancelAuthorizationRequest   *message,
+                      uint8_t             *out);
+size_t oms__payments__v1__cancel_authorization_request__pack_to_buffer
+                     (const Oms__Payments__V1__CancelAuthorizationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Payments__V1__CancelAuthorizationRequest *
+       oms__payments__v1__cancel_authorization_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__payments__v1__cancel_authorization_request__free_unpacked
+                     (Oms__Payments__V1__CancelAuthorizationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Oms__Payments__V1__CancelAuthorizationResponse methods */
+void   oms__payments__v1__cancel_authorization_response__init
+                     (Oms__Payments__V1__CancelAuthorizationResponse         *message);
+size_t oms__payments__v1__cancel_authorization_response__get_packed_size
+                     (const Oms__Payments__V1__CancelAuthorizationResponse   *message);
+size_t oms__payments__v1__cancel_authorization_response__pack
+                     (const Oms__Payments__V1__CancelAuthorizationResponse   *message,
+                      uint8_t             *out);
+size_t oms__payments__v1__cancel_authorization_response__pack_to_buffer
+                     (const Oms__Payments__V1__CancelAuthorizationResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Payments__V1__CancelAuthorizationResponse *
+       oms__payments__v1__cancel_authorization_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__payments__v1__cancel_authorization_response__free_unpacked
+                     (Oms__Payments__V1__CancelAuthorizationResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Oms__Payments__V1__Card_Closure)
@@ -619,6 +690,12 @@ typedef void (*Oms__Payments__V1__GetPaymentRequest_Closure)
 typedef void (*Oms__Payments__V1__GetPaymentResponse_Closure)
                  (const Oms__Payments__V1__GetPaymentResponse *message,
                   void *closure_data);
+typedef void (*Oms__Payments__V1__CancelAuthorizationRequest_Closure)
+                 (const Oms__Payments__V1__CancelAuthorizationRequest *message,
+                  void *closure_data);
+typedef void (*Oms__Payments__V1__CancelAuthorizationResponse_Closure)
+                 (const Oms__Payments__V1__CancelAuthorizationResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -646,6 +723,10 @@ struct Oms__Payments__V1__Payments_Service
                       const Oms__Payments__V1__GetPaymentRequest *input,
                       Oms__Payments__V1__GetPaymentResponse_Closure closure,
                       void *closure_data);
+  void (*cancel_authorization)(Oms__Payments__V1__Payments_Service *service,
+                               const Oms__Payments__V1__CancelAuthorizationRequest *input,
+                               Oms__Payments__V1__CancelAuthorizationResponse_Closure closure,
+                               void *closure_data);
 };
 typedef void (*Oms__Payments__V1__Payments_ServiceDestroy)(Oms__Payments__V1__Payments_Service *);
 void oms__payments__v1__payments__init (Oms__Payments__V1__Payments_Service *service,
@@ -658,7 +739,8 @@ void oms__payments__v1__payments__init (Oms__Payments__V1__Payments_Service *ser
       function_prefix__ ## capture,\
       function_prefix__ ## void_authorization,\
       function_prefix__ ## refund,\
-      function_prefix__ ## get_payment  }
+      function_prefix__ ## get_payment,\
+      function_prefix__ ## cancel_authorization  }
 void oms__payments__v1__payments__authorize(ProtobufCService *service,
                                             const Oms__Payments__V1__AuthorizeRequest *input,
                                             Oms__Payments__V1__AuthorizeResponse_Closure closure,
@@ -679,6 +761,10 @@ void oms__payments__v1__payments__get_payment(ProtobufCService *service,
                                               const Oms__Payments__V1__GetPaymentRequest *input,
                                               Oms__Payments__V1__GetPaymentResponse_Closure closure,
                                               void *closure_data);
+void oms__payments__v1__payments__cancel_authorization(ProtobufCService *service,
+                                                       const Oms__Payments__V1__CancelAuthorizationRequest *input,
+                                                       Oms__Payments__V1__CancelAuthorizationResponse_Closure closure,
+                                                       void *closure_data);
 
 /* --- descriptors --- */
 
@@ -698,6 +784,8 @@ extern const ProtobufCMessageDescriptor oms__payments__v1__refund_request__descr
 extern const ProtobufCMessageDescriptor oms__payments__v1__refund_response__descriptor;
 extern const ProtobufCMessageDescriptor oms__payments__v1__get_payment_request__descriptor;
 extern const ProtobufCMessageDescriptor oms__payments__v1__get_payment_response__descriptor;
+extern const ProtobufCMessageDescriptor oms__payments__v1__cancel_authorization_request__descriptor;
+extern const ProtobufCMessageDescriptor oms__payments__v1__cancel_authorization_response__descriptor;
 extern const ProtobufCServiceDescriptor oms__payments__v1__payments__descriptor;
 
 PROTOBUF_C__END_DECLS
