@@ -1,4 +1,5 @@
 import Foundation
+import OMSClient
 
 /// Where each service of the suite listens by default (docs/operations.md).
 public enum SuiteDefaults {
@@ -23,22 +24,11 @@ public struct ServiceAddress: Sendable, Hashable, CustomStringConvertible {
     /// Parses `host:port` (IPv6 as `[::1]:7101`).
     /// - Throws: `ConfigurationError`.
     public init(parsing text: String) throws {
-        var hostPart: Substring
-        var portPart: Substring
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            hostPart = text[text.index(after: text.startIndex)..<close]
-            portPart = text[text.index(after: close)...].drop(while: { $0 == ":" })
-        } else if let colon = text.lastIndex(of: ":") {
-            hostPart = text[..<colon]
-            portPart = text[text.index(after: colon)...]
-        } else {
-            throw ConfigurationError("address '\(text)' must be host:port")
+        do {
+            (host, port) = try OMSClientConfiguration.parseAddress(text)
+        } catch let error as OMSClientError {
+            throw ConfigurationError(error.description)
         }
-        guard !hostPart.isEmpty, let port = Int(portPart), (1...65535).contains(port) else {
-            throw ConfigurationError("address '\(text)' must be host:port with a port in 1...65535")
-        }
-        self.host = String(hostPart)
-        self.port = port
     }
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OMSClient
 import OMSMySQL
 import OMSRedis
 
@@ -28,11 +29,7 @@ public struct TestEnvironment: Sendable {
             path = packageRoot(from: filePath) + "/.oms/env"
         }
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            for line in text.split(whereSeparator: \.isNewline) {
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
-                guard !trimmed.isEmpty, !trimmed.hasPrefix("#"), let eq = trimmed.firstIndex(of: "=") else { continue }
-                values[String(trimmed[..<eq])] = String(trimmed[trimmed.index(after: eq)...])
-            }
+            values = SuiteEnvironment.parse(text)
         }
         for (k, v) in process where k.hasPrefix("OMS_") { values[k] = v }
         guard values["OMS_MYSQL_ADMIN_URL"] != nil else {

@@ -2,16 +2,16 @@ import Foundation
 
 /// The suite's configuration as the tools see it: the process environment over `.oms/env`
 /// (`$OMS_HOME/env`, else `./.oms/env`), the file written by `tools/oms-env.sh`. Variables already set in the
-/// environment win, as in `tools/oms-suite.sh`.
-struct SuiteEnvironment: Sendable {
+/// environment win, as in `tools/oms-suite.sh`. Shared by `omsctl`, `oms-loadgen` and the test kit.
+public struct SuiteEnvironment: Sendable {
     /// The merged variables.
-    var values: [String: String]
+    public var values: [String: String]
     /// The env file that was read, if any.
-    var file: String?
+    public var file: String?
 
     /// Loads the environment.
     /// - Parameter processEnvironment: the process's variables.
-    static func load(_ processEnvironment: [String: String] = ProcessInfo.processInfo.environment) -> SuiteEnvironment {
+    public static func load(_ processEnvironment: [String: String] = ProcessInfo.processInfo.environment) -> SuiteEnvironment {
         let cwd = FileManager.default.currentDirectoryPath
         let home = processEnvironment["OMS_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? cwd + "/.oms"
         let path = home + "/env"
@@ -28,8 +28,13 @@ struct SuiteEnvironment: Sendable {
         return SuiteEnvironment(values: merged, file: file)
     }
 
+    public init(values: [String: String], file: String? = nil) {
+        self.values = values
+        self.file = file
+    }
+
     /// Parses `KEY=VALUE` lines; blank lines and `#` comments are skipped, surrounding quotes removed.
-    static func parse(_ text: String) -> [String: String] {
+    public static func parse(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
         for raw in text.split(whereSeparator: \.isNewline) {
             let line = raw.trimmingCharacters(in: .whitespaces)
@@ -45,7 +50,7 @@ struct SuiteEnvironment: Sendable {
         return out
     }
 
-    subscript(_ key: String) -> String? {
+    public subscript(_ key: String) -> String? {
         values[key].flatMap { $0.isEmpty ? nil : $0 }
     }
 }
