@@ -92,11 +92,20 @@ public final class CheckoutCoordinator: Sendable {
             attempt += 1
             let id = ids.next()
             let saga: CheckoutSaga
+            var firstLog: [CheckoutLogEntry] = []
             let draft: OrderDraft
             switch draftOrRejection {
             case .success(let d):
                 draft = d.with(checkoutID: String(id))
-                saga = CheckoutSaga()
+                // Recorded with the intent of the first step in the same commit.
+                var s = CheckoutSaga()
+                try s.apply(.begin(.reserve))
+                saga = s
+                firstLog = [
+                    CheckoutLogEntry(
+                        kind: "intent", step: .reserve, fromPhase: .recorded, toPhase: s.phase,
+                        detail: try CheckoutRepository.json(["event": "\(CheckoutEvent.begin(.reserve))"])),
+                ]
             case .failure(let rejection):
                 draft = OrderDraft(
                     checkoutID: String(id), customer: command.customer, lines: [], shippingAddress: command.shippingAddress,
@@ -107,7 +116,7 @@ public final class CheckoutCoordinator: Sendable {
             let inserted = try await repository.insert(
                 checkoutID: id, idempotencyKey: command.idempotencyKey, requestHash: hash, saga: saga,
                 request: StoredRequest(draft: draft, cardLast4: command.card.last4), outcome: outcome,
-                owner: configuration.instanceName, lease: configuration.lease)
+                owner: configuration.instanceName, lease: configuration.lease, log: firstLog)
             switch inserted {
             case .idTaken where attempt < 5:
                 continue
@@ -128,7 +137,7 @@ public final class CheckoutCoordinator: Sendable {
                 log.info("checkout recorded", metadata: ["lines": "\(draft.lines.count)"])
                 let run = DriveRun(
                     checkoutID: id, version: 0, saga: saga, draft: draft, card: command.card, callerDeadline: deadline,
-                    recovering: false)
+                    recovering: false, intentLogged: .reserve)
                 return try await driveAndWait(run, answerBy: answerBy, logger: log)
             }
         }

@@ -13,6 +13,9 @@ struct DriveRun: Sendable {
     /// The caller's deadline for the forward steps up to the authorization; nil in recovery.
     var callerDeadline: ContinuousClock.Instant?
     var recovering: Bool
+    /// The forward step whose intent this pass logged and whose call it has not made yet (the intent
+    /// rides in the commit of the previous result; see `record`).
+    var intentLogged: CheckoutStep? = nil
 
     var idString: String { String(checkoutID) }
 }
@@ -51,6 +54,9 @@ extension CheckoutCoordinator {
                         continue
                     }
                     try await record(.begin(step), kind: "intent", step: step, run: &run, logger: logger)
+                case .resolve(let step) where run.intentLogged == step:
+                    // The intent is durable and this pass has not called yet: the call is the next thing.
+                    run.intentLogged = nil
                     let event = try await perform(step, run: run, logger: logger)
                     if configuration.crashAfter == step { Self.crashForTest(after: step, logger: logger) }
                     try await record(event, kind: "result", step: step, run: &run, logger: logger)
@@ -86,6 +92,15 @@ extension CheckoutCoordinator {
         fatalError("SIGKILL did not stop the process")
     }
 
+    /// The forward step whose intent can be logged right away with the state `saga` (nil: the next
+    /// action is not a forward step, or going forward is no longer sensible).
+    func nextIntent(of saga: CheckoutSaga, run: DriveRun) -> CheckoutStep? {
+        guard case .perform(let next) = saga.nextAction, !next.isCompensation,
+            reasonToStop(before: next, run: run) == nil
+        else { return nil }
+        return next
+    }
+
     /// Whether going forward with `step` is still sensible; the rejection to compensate with if not.
     private func reasonToStop(before step: CheckoutStep, run: DriveRun) -> CheckoutRejection? {
         switch step {
@@ -107,6 +122,10 @@ extension CheckoutCoordinator {
     }
 
     /// Applies an event and writes the new state with its log rows before anything relies on it.
+    ///
+    /// When the event leaves the saga ready for its next forward step, the intent of that step is
+    /// applied too and written in the same commit: it is still durable before the call is sent, and a
+    /// checkout costs one commit per step instead of two.
     func record(_ event: CheckoutEvent, kind: String, step: CheckoutStep?, run: inout DriveRun, logger: Logger)
         async throws
     {
@@ -117,6 +136,18 @@ extension CheckoutCoordinator {
                 kind: kind, step: step, fromPhase: run.saga.phase, toPhase: saga.phase,
                 detail: try CheckoutRepository.json(["event": "\(event)"])),
         ]
+        var begun: CheckoutStep?
+        if case .begin(let s) = event {
+            begun = s
+        } else if let next = nextIntent(of: saga, run: run) {
+            let before = saga.phase
+            try saga.apply(.begin(next))
+            log.append(
+                CheckoutLogEntry(
+                    kind: "intent", step: next, fromPhase: before, toPhase: saga.phase,
+                    detail: try CheckoutRepository.json(["event": "\(CheckoutEvent.begin(next))"])))
+            begun = next
+        }
         let outcome = outcome(of: saga, checkoutID: run.checkoutID)
         if let outcome {
             log.append(
@@ -137,6 +168,7 @@ extension CheckoutCoordinator {
         }
         run.saga = saga
         run.version = version
+        run.intentLogged = begun
         if let outcome {
             metrics.finished(outcome)
             if saga.compensationFailures.isEmpty {

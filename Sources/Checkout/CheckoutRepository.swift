@@ -113,12 +113,13 @@ public struct CheckoutRepository: Sendable {
         case idTaken
     }
 
-    /// Records a new checkout with its first log row; the unique key decides the winner among
-    /// concurrent calls with one idempotency key.
+    /// Records a new checkout with its first log row (and `log`, e.g. the intent of the first step,
+    /// in the same commit); the unique key decides the winner among concurrent calls with one
+    /// idempotency key.
     /// - Throws: `MySQLError`.
     public func insert(
         checkoutID: Int64, idempotencyKey: String, requestHash: String, saga: CheckoutSaga, request: StoredRequest,
-        outcome: CheckoutOutcome?, owner: String, lease: Duration
+        outcome: CheckoutOutcome?, owner: String, lease: Duration, log: [CheckoutLogEntry] = []
     ) async throws -> InsertOutcome {
         let sagaJSON = try Self.json(saga)
         let requestJSON = try Self.json(request)
@@ -141,7 +142,7 @@ public struct CheckoutRepository: Sendable {
                 try await Self.appendLog(
                     tx, checkoutID: checkoutID, version: 0, owner: owner,
                     [CheckoutLogEntry(kind: saga.isFinal ? "finished" : "recorded", step: nil, fromPhase: nil,
-                                      toPhase: saga.phase, detail: resultJSON)])
+                                      toPhase: log.first?.fromPhase ?? saga.phase, detail: resultJSON)] + log)
             }
             return .inserted
         } catch let e as MySQLError where e.kind == .duplicateKey {
@@ -154,21 +155,26 @@ public struct CheckoutRepository: Sendable {
         return s * 1_000_000 + atto / 1_000_000_000_000
     }
 
+    /// Appends log rows in one multi-row INSERT (one round trip whatever their number).
     private static func appendLog(
         _ tx: MySQLTransaction, checkoutID: Int64, version: Int64, owner: String, _ entries: [CheckoutLogEntry]
     ) async throws {
+        guard !entries.isEmpty else { return }
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"
+        var values: [MySQLValue] = []
+        values.reserveCapacity(entries.count * 8)
         for e in entries {
-            try await tx.execute(
-                """
-                INSERT INTO checkout_events (checkout_id, version, kind, step, from_phase, to_phase, detail, owner, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, NOW(6))
-                """,
-                [
-                    .int64(checkoutID), .int64(version), .string(e.kind), .optional(e.step) { .string($0.rawValue) },
-                    .optional(e.fromPhase) { .string($0.rawValue) }, .string(e.toPhase.rawValue),
-                    .optional(e.detail) { .string($0) }, .string(owner),
-                ])
+            values += [
+                .int64(checkoutID), .int64(version), .string(e.kind), .optional(e.step) { .string($0.rawValue) },
+                .optional(e.fromPhase) { .string($0.rawValue) }, .string(e.toPhase.rawValue),
+                .optional(e.detail) { .string($0) }, .string(owner),
+            ]
         }
+        try await tx.execute(
+            """
+            INSERT INTO checkout_events (checkout_id, version, kind, step, from_phase, to_phase, detail, owner, created_at)
+            VALUES \(Array(repeating: row, count: entries.count).joined(separator: ", "))
+            """, values)
     }
 
     /// Writes a new saga state with its log rows, renewing the lease (optimistic lock + lease check).

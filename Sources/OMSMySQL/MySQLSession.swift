@@ -33,6 +33,8 @@ final class MySQLSession: @unchecked Sendable {
     private var threadInitialized = false
     private var isMariaDB = true
     private var appliedTimeout: Duration?
+    /// The session's isolation level as this session last set it (nil: the server's default).
+    private var sessionIsolation: MySQLIsolationLevel?
     private(set) var inTransaction = false
     private(set) var connectCount = 0
 
@@ -76,6 +78,7 @@ final class MySQLSession: @unchecked Sendable {
         handle = h
         isMariaDB = String(cString: mysql_get_server_info(h.mysql)).contains("MariaDB")
         appliedTimeout = nil
+        sessionIsolation = nil
         inTransaction = false
         connectCount += 1
         try text("SET time_zone = '+00:00'")
@@ -90,6 +93,7 @@ final class MySQLSession: @unchecked Sendable {
         handle = nil
         inTransaction = false
         appliedTimeout = nil
+        sessionIsolation = nil
     }
 
     /// Ends the connection and the thread's client-library state; the last call on the worker thread.
@@ -153,8 +157,18 @@ final class MySQLSession: @unchecked Sendable {
         }
     }
 
+    /// Starts a transaction at `level` (nil: the server's default). The level is a session setting,
+    /// changed only when it differs from the last one: a pool whose callers use one level pays for it
+    /// once per connection, not once per transaction.
     func begin(_ level: MySQLIsolationLevel?) throws {
-        if let level { try text("SET TRANSACTION ISOLATION LEVEL \(level.rawValue)") }
+        if level != sessionIsolation {
+            if let level {
+                try text("SET SESSION TRANSACTION ISOLATION LEVEL \(level.rawValue)")
+            } else {
+                try text(isMariaDB ? "SET SESSION tx_isolation = DEFAULT" : "SET SESSION transaction_isolation = DEFAULT")
+            }
+            sessionIsolation = level
+        }
         try text("START TRANSACTION")
         inTransaction = true
     }

@@ -109,6 +109,14 @@ extension Character {
     fileprivate var isASCIIDigitOMS: Bool { ("0"..."9").contains(self) }
 }
 
+extension MySQLValue {
+    /// The instant a `DATETIME(6)` column gives back for `date` (whole microseconds): lets a writer
+    /// answer with what it wrote without reading the row again.
+    public static func storedDatetime(_ date: Date) -> Date {
+        CivilTime.date(CivilTime.components(of: date))
+    }
+}
+
 /// Proleptic Gregorian calendar arithmetic in UTC (days since 1970-01-01), without Foundation calendars.
 enum CivilTime {
     struct Components: Equatable {

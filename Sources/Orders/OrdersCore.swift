@@ -47,9 +47,8 @@ public final class OrdersCore: Sendable {
     public func create(_ order: NewOrder) async throws -> (order: OrderRecord, created: Bool) {
         try OrderValidation.validate(order)
         let hash = Self.requestHash(order)
-        if let existing = try await existingOrder(checkoutID: order.checkoutID, hash: hash) {
-            return (existing, false)
-        }
+        // No read first: the unique checkout id decides (a repeat fails on order_checkouts and is
+        // answered with the order recorded for it).
         let id = ids.next()
         let stamp = OrderID.date(of: id)
         do {
@@ -58,7 +57,7 @@ public final class OrdersCore: Sendable {
                     tx, id: id, order: order, addressJSON: order.shippingAddressJSON, requestHash: hash, now: stamp)
             }
         } catch let e as MySQLError where e.kind == .duplicateKey {
-            // A concurrent create of the same checkout won; answer with its order.
+            // A repeat, or a concurrent create of the same checkout that won: answer with its order.
             if let existing = try await existingOrder(checkoutID: order.checkoutID, hash: hash) {
                 return (existing, false)
             }
@@ -173,8 +172,14 @@ public final class OrdersCore: Sendable {
                 logger.info(
                     "order transition",
                     metadata: ["order_id": "\(orderID)", "from": "\(from)", "to": "\(to)", "event": "\(event.name)"])
-                guard let updated = try await database.primary.withConnection({ try await repository.load($0, id: orderID) })
-                else { throw RPCError.notFound("order \(orderID) does not exist") }
+                // What the row now holds, without reading it again (the version check made it ours).
+                var updated = order
+                updated.status = to
+                updated.version = order.version + 1
+                updated.updatedAt = MySQLValue.storedDatetime(stamp)
+                if let p = x.payment { updated.paymentReference = p }
+                if let p = x.paid { updated.paidMinor = p }
+                if let r = x.reason { updated.cancelReason = r }
                 return updated
             }
             conflicts.increment()

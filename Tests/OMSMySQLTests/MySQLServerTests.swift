@@ -250,6 +250,25 @@ struct MySQLServerTests {
         }
     }
 
+    @Test("each transaction runs at the isolation level it asked for on a reused session")
+    func isolationLevelsOnOneSession() async throws {
+        try await withTestPool(poolSize: 1) { pool, _ in
+            // MariaDB 10.11 names the variable tx_isolation; MySQL 8 transaction_isolation.
+            let isMariaDB = try await pool.queryOne("SELECT VERSION() AS v")?.string("v").contains("MariaDB") ?? true
+            let variable = isMariaDB ? "@@tx_isolation" : "@@transaction_isolation"
+            func level(_ wanted: MySQLIsolationLevel?) async throws -> String? {
+                try await pool.withTransaction(isolation: wanted) { tx in
+                    try await tx.queryOne("SELECT \(variable) AS l")?.string("l")
+                }
+            }
+            // Set once, kept while the next transaction asks for the same, reset for the default.
+            for wanted: MySQLIsolationLevel? in [.readCommitted, .readCommitted, nil, .serializable, nil, .readCommitted] {
+                let expected = (wanted ?? .repeatableRead).rawValue.replacingOccurrences(of: " ", with: "-")
+                #expect(try await level(wanted) == expected, "asked for \(wanted?.rawValue ?? "the default")")
+            }
+        }
+    }
+
     @Test("reads fall back to the primary when the replica is down")
     func replicaFallback() async throws {
         let env = try TestEnvironment.load()
