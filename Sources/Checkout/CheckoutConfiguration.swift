@@ -32,6 +32,10 @@ public struct CheckoutConfiguration: Sendable {
     public var pollInterval: Duration = .milliseconds(20)
     /// Delay before recovery retries a checkout it could not finish (grows with attempts, capped at 60 s).
     public var deferDelay: Duration = .seconds(1)
+    /// Whether a checkout asks the gate for the stock of its SKUs while it prices them, and answers
+    /// out of stock at once — one commit, nothing reserved — when a line cannot be covered
+    /// (`stock-precheck`, default true). Reserve still decides for every checkout that goes on.
+    public var stockPrecheck: Bool = true
     /// TEST-ONLY crash injection (`failpoint`, e.g. `OMS_CHECKOUT_FAILPOINT=crash-after:reserve`): the process
     /// kills itself with SIGKILL right after that forward step's call returned and before its result is
     /// recorded. Nil (off) by default; production never sets it. See docs/checkout.md.
@@ -53,6 +57,7 @@ public struct CheckoutConfiguration: Sendable {
         recoveryInterval = try settings.duration("recovery-interval", default: recoveryInterval)
         recoveryBatch = try settings.int("recovery-batch", default: recoveryBatch, range: 1...10_000)
         recoveryConcurrency = try settings.int("recovery-concurrency", default: recoveryConcurrency, range: 1...256)
+        stockPrecheck = try settings.bool("stock-precheck", default: stockPrecheck)
         crashAfter = try Self.parseFailpoint(settings.string("failpoint"))
         try check()
     }

@@ -107,7 +107,7 @@ public final class CheckoutCoordinator: Sendable {
                         detail: try CheckoutRepository.json(["event": "\(CheckoutEvent.begin(.reserve))"])),
                 ]
             case .failure(let rejection):
-                draft = OrderDraft(
+                draft = rejection.draft?.with(checkoutID: String(id)) ?? OrderDraft(
                     checkoutID: String(id), customer: command.customer, lines: [], shippingAddress: command.shippingAddress,
                     metadataJSON: command.metadataJSON, reservationID: String(id))
                 saga = .rejectedAtStart(rejection.rejection)
@@ -167,13 +167,20 @@ public final class CheckoutCoordinator: Sendable {
         return CheckoutResult(checkoutID: current.checkoutIDString, outcome: current.outcome)
     }
 
-    struct PricingRejection: Error { var rejection: CheckoutRejection }
+    struct PricingRejection: Error {
+        var rejection: CheckoutRejection
+        /// The priced draft, when the lines could be priced (kept with the recorded rejection).
+        var draft: OrderDraft? = nil
+    }
 
-    /// Looks the catalog up and builds the draft, or the business rejection.
+    /// Looks the catalog up and builds the draft, or the business rejection (invalid lines; or, with
+    /// the stock pre-check, lines the gate cannot cover right now).
     private func price(_ command: PlaceOrderCommand, deadline: ContinuousClock.Instant) async throws
         -> Result<OrderDraft, PricingRejection>
     {
         let skus = command.lines.map(\.sku)
+        // Asked alongside the prices; a failed or late answer only skips the shortcut.
+        async let stock = stockHint(skus: skus, deadline: deadline)
         let catalog: [String: CatalogItem]
         do {
             catalog = try await retrying(until: deadline) { d in try await self.inventory.prices(skus: skus, deadline: d) }
@@ -215,10 +222,28 @@ public final class CheckoutCoordinator: Sendable {
             return .failure(PricingRejection(rejection: .invalidRequest(
                 reason: "some lines cannot be sold", violations: violations)))
         }
-        return .success(
-            OrderDraft(
-                checkoutID: "", customer: command.customer, lines: lines, shippingAddress: command.shippingAddress,
-                metadataJSON: command.metadataJSON, reservationID: ""))
+        let draft = OrderDraft(
+            checkoutID: "", customer: command.customer, lines: lines, shippingAddress: command.shippingAddress,
+            metadataJSON: command.metadataJSON, reservationID: "")
+        if let available = await stock {
+            let short = lines.filter { line in available[line.sku].map { $0 < line.quantity } ?? false }.map(\.sku)
+            if !short.isEmpty {
+                metrics.precheckRejected()
+                return .failure(PricingRejection(rejection: .outOfStock(skus: short), draft: draft))
+            }
+        }
+        return .success(draft)
+    }
+
+    /// The gate's stock of `skus`, or nil when the pre-check is off or the answer did not come.
+    private func stockHint(skus: [String], deadline: ContinuousClock.Instant) async -> [String: Int64]? {
+        guard configuration.stockPrecheck else { return nil }
+        do {
+            return try await inventory.availability(skus: skus, deadline: deadline)
+        } catch {
+            logger.debug("stock pre-check skipped", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     /// The final answer of an ended saga.

@@ -7,7 +7,8 @@ import Metrics
 /// `oms_checkout_compensations_total{step,result}`, `oms_checkout_recoveries_total{result}`
 /// (claimed, finished, deferred), `oms_checkout_unknown_outcomes_total{step}`,
 /// `oms_checkout_idempotent_replays_total{kind}` (result, in_progress, conflict),
-/// `oms_checkout_open` (open checkouts seen by the last sweeper pass).
+/// `oms_checkout_open` (open checkouts seen by the last sweeper pass),
+/// `oms_checkout_stock_precheck_rejections_total` (answered out of stock before anything was reserved).
 struct CheckoutMetrics: Sendable {
     let open = Gauge(label: "oms_checkout_open")
 
@@ -32,6 +33,10 @@ struct CheckoutMetrics: Sendable {
 
     func unknownOutcome(_ step: CheckoutStep) {
         Counter(label: "oms_checkout_unknown_outcomes_total", dimensions: [("step", step.rawValue)]).increment()
+    }
+
+    func precheckRejected() {
+        Counter(label: "oms_checkout_stock_precheck_rejections_total").increment()
     }
 
     func replay(_ kind: String) {

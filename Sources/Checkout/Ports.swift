@@ -127,6 +127,14 @@ public protocol InventoryPort: Sendable {
     /// - Throws: `PortError`.
     func prices(skus: [String], deadline: ContinuousClock.Instant) async throws -> [String: CatalogItem]
 
+    /// Units available per SKU as the inventory gate sees them now: a hint that holds nothing (only
+    /// `reserve` decides). SKUs without a figure are absent.
+    /// - Parameters:
+    ///   - skus: distinct SKUs.
+    ///   - deadline: when the answer is no longer wanted.
+    /// - Throws: `PortError`.
+    func availability(skus: [String], deadline: ContinuousClock.Instant) async throws -> [String: Int64]
+
     /// Reserves all lines or none; idempotent on `reservationID` (a repeat returns the first outcome).
     /// - Parameters:
     ///   - reservationID: the checkout id.

@@ -123,15 +123,18 @@ final class Baseline: Sendable {
                 """
                 INSERT INTO \(s)checkouts (checkout_id, idempotency_key, request_hash, phase, saga, request, is_open, attempts,
                   next_attempt_at, lease_owner, lease_expires_at, version, created_at, updated_at)
-                VALUES (?, ?, ?, 'recorded', '{}', ?, 1, 1, NOW(6), 'baseline', TIMESTAMPADD(SECOND, 30, NOW(6)), 0, NOW(6), NOW(6))
+                VALUES (?, ?, ?, 'reserving', '{}', ?, 1, 1, NOW(6), 'baseline', TIMESTAMPADD(SECOND, 30, NOW(6)), 0, NOW(6), NOW(6))
                 """,
                 [.int64(checkoutID), .string(key), .string(String(repeating: "0", count: 64)),
                  .string("{\"draft\":{\"customer\":{\"customerID\":\"\(customer)\"}}}")])
             try await tx.execute(
-                "INSERT INTO \(s)checkout_events (checkout_id, version, kind, to_phase, owner, created_at) VALUES (?, 0, 'recorded', 'recorded', 'baseline', NOW(6))",
-                [.int64(checkoutID)])
+                "INSERT INTO \(s)checkout_events (checkout_id, version, kind, to_phase, owner, created_at) VALUES "
+                    + "(?, 0, 'recorded', 'recorded', 'baseline', NOW(6)), (?, 0, 'intent', 'reserving', 'baseline', NOW(6))",
+                [.int64(checkoutID), .int64(checkoutID)])
         }
-        func phase(_ to: String, _ kind: String, final: Bool = false, outcome: String = "placed") async throws {
+        // Like the coordinator: a step's result and the next step's intent in one commit, log rows in one INSERT.
+        func phase(_ events: [(kind: String, to: String)], final: Bool = false, outcome: String = "placed") async throws {
+            let to = events.last!.to
             try await pool.withTransaction { tx in
                 let r = try await tx.execute(
                     """
@@ -143,14 +146,14 @@ final class Baseline: Sendable {
                      .bool(final), .int64(checkoutID), .int64(version)])
                 guard r.affectedRows == 1 else { throw LoadgenError("baseline: checkout changed concurrently") }
                 try await tx.execute(
-                    "INSERT INTO \(s)checkout_events (checkout_id, version, kind, to_phase, owner, created_at) VALUES (?, ?, ?, ?, 'baseline', NOW(6))",
-                    [.int64(checkoutID), .int64(version + 1), .string(kind), .string(to)])
+                    "INSERT INTO \(s)checkout_events (checkout_id, version, kind, to_phase, owner, created_at) VALUES "
+                        + Array(repeating: "(?, ?, ?, ?, 'baseline', NOW(6))", count: events.count).joined(separator: ", "),
+                    events.flatMap { [.int64(checkoutID), .int64(version + 1), .string($0.kind), .string($0.to)] })
             }
             version += 1
         }
 
         // 2. Reserve: stock rows locked by primary key in sorted order.
-        try await phase("reserving", "intent")
         let reserved: Bool = try await pool.withTransaction(isolation: .readCommitted, retryable: true) { tx in
             var stock: [String: (Int64, Int64)] = [:]
             for r in try await tx.query(
@@ -186,13 +189,12 @@ final class Baseline: Sendable {
             return true
         }
         guard reserved else {
-            try await phase("compensated", "finished", final: true, outcome: "out_of_stock")
+            try await phase([("result", "releasingReservation"), ("finished", "compensated")], final: true, outcome: "out_of_stock")
             return false
         }
-        try await phase("reserved", "result")
+        try await phase([("result", "reserved"), ("intent", "creatingOrder")])
 
         // 3. Create the order.
-        try await phase("creatingOrder", "intent")
         let orderID = nextID()
         try await pool.withTransaction(retryable: true) { tx in
             try await tx.execute(
@@ -219,10 +221,9 @@ final class Baseline: Sendable {
                 "INSERT INTO \(s)order_search (order_id, customer_id, status, created_at, doc) VALUES (?, ?, 'pending_payment', NOW(6), ?)",
                 [.int64(orderID), .string(customer), .string("\(orderID) \(customer) " + lines.map(\.sku).joined(separator: " "))])
         }
-        try await phase("orderCreated", "result")
+        try await phase([("result", "orderCreated"), ("intent", "authorizing")])
 
         // 4. Authorize: the intent is written before the provider is asked, its outcome after.
-        try await phase("authorizing", "intent")
         let paymentID = nextID()
         try await pool.withTransaction(retryable: true) { tx in
             try await tx.execute(
@@ -246,10 +247,9 @@ final class Baseline: Sendable {
                 "INSERT INTO \(s)payment_events (payment_id, event, amount, from_status, to_status, intent_version, created_at) VALUES (?, 'authorized', ?, 'pending', 'authorized', 1, NOW(6))",
                 [.int64(paymentID), .int64(max(1, total))])
         }
-        try await phase("authorized", "result")
+        try await phase([("result", "authorized"), ("intent", "confirmingOrder")])
 
         // 5. Confirm the order (optimistic lock).
-        try await phase("confirmingOrder", "intent")
         try await pool.withTransaction(retryable: true) { tx in
             let r = try await tx.execute(
                 "UPDATE \(s)orders SET status = 'confirmed', paid_minor = ?, payment_reference = ?, version = version + 1, updated_at = NOW(6) WHERE id = ? AND version = 1",
@@ -260,10 +260,9 @@ final class Baseline: Sendable {
                 [.int64(orderID)])
             try await tx.execute("UPDATE \(s)order_search SET status = 'confirmed' WHERE order_id = ?", [.int64(orderID)])
         }
-        try await phase("orderConfirmed", "result")
+        try await phase([("result", "orderConfirmed"), ("intent", "committingReservation")])
 
         // 6. Commit the reservation: reservation row, then stock rows in SKU order.
-        try await phase("committingReservation", "intent")
         try await pool.withTransaction(retryable: true) { tx in
             _ = try await tx.query("SELECT id, version FROM \(s)reservations WHERE id = ? FOR UPDATE", [.string(reservationID)])
             var stock: [String: (Int64, Int64)] = [:]
@@ -290,7 +289,7 @@ final class Baseline: Sendable {
                 [.string(String(orderID)), .string(reservationID)])
             guard r.affectedRows == 1 else { throw LoadgenError("baseline: reservation changed concurrently") }
         }
-        try await phase("completed", "finished", final: true)
+        try await phase([("result", "completed"), ("finished", "completed")], final: true)
         return true
     }
 }

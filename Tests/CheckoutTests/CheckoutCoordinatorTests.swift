@@ -100,6 +100,48 @@ struct CheckoutCoordinatorTests {
         }
     }
 
+    @Test func soldOutIsAnsweredBeforeAnythingIsReservedAndRecordedForTheKey() async throws {
+        try await CheckoutHarness.run { h in
+            h.services.addProduct("GONE", price: 100, stock: 0)
+            let service = h.service(h.coordinator())
+            let request = placeOrderRequest(lines: [("A", 1), ("GONE", 1)])
+            let r = try await service.placeOrder(request, context: CheckoutHarness.context())
+            guard case .outOfStock(let o)? = r.rejection else {
+                Issue.record("expected out of stock, got \(r)")
+                return
+            }
+            #expect(o.skus == ["GONE"])
+            // No step ran: one row, final at once, with the priced lines kept.
+            #expect(h.services.callCount("reserve") == 0 && h.services.callCount("release") == 0)
+            let log = try await h.coordinator().log(checkoutID: Int64(r.checkoutID)!)
+            #expect(log.map(\.kind) == ["finished"])
+            let stored = try #require(try await h.coordinator().checkout(id: Int64(r.checkoutID)!))
+            #expect(stored.request.draft.lines.map(\.sku) == ["A", "GONE"])
+            #expect(h.services.available("A") == 100)
+            // The same key answers the same rejection, even after a restock.
+            h.services.addProduct("GONE", price: 100, stock: 10)
+            let again = try await service.placeOrder(request, context: CheckoutHarness.context())
+            #expect(again == r)
+        }
+    }
+
+    @Test func aFailedStockPrecheckFallsBackToReserve() async throws {
+        try await CheckoutHarness.run { h in
+            h.services.addProduct("LAST", price: 100, stock: 1)
+            h.services.inject("availability", [.unavailable, .unavailable])
+            let service = h.service(h.coordinator())
+            let short = try await service.placeOrder(placeOrderRequest(lines: [("LAST", 2)]), context: CheckoutHarness.context())
+            guard case .outOfStock? = short.rejection else {
+                Issue.record("expected out of stock, got \(short)")
+                return
+            }
+            #expect(h.services.callCount("reserve") == 1)
+            let placed = try await service.placeOrder(placeOrderRequest(lines: [("LAST", 1)]), context: CheckoutHarness.context())
+            #expect(placed.placed != nil)
+            #expect(h.services.stockConserved())
+        }
+    }
+
     @Test func unknownAndInactiveSKUsAreInvalidRequestResults() async throws {
         try await CheckoutHarness.run { h in
             h.services.addProduct("OFF", price: 100, stock: 5, active: false)

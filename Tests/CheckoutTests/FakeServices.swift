@@ -62,7 +62,7 @@ final class FakeServices: InventoryPort, OrdersPort, PaymentsPort, @unchecked Se
         }
     }
 
-    /// Queues faults for the next calls of `step` (`prices`, `reserve`, `commit`, `release`, `createOrder`,
+    /// Queues faults for the next calls of `step` (`prices`, `availability`, `reserve`, `commit`, `release`, `createOrder`,
     /// `confirmOrder`, `cancelOrder`, `findOrder`, `authorize`, `void`, `lookup`).
     func inject(_ step: String, _ list: [Fault]) {
         lock.withLock { faults[step, default: []].append(contentsOf: list) }
@@ -112,6 +112,10 @@ final class FakeServices: InventoryPort, OrdersPort, PaymentsPort, @unchecked Se
 
     func prices(skus: [String], deadline: ContinuousClock.Instant) async throws -> [String: CatalogItem] {
         try step("prices") { lock.withLock { catalog.filter { skus.contains($0.key) } } }
+    }
+
+    func availability(skus: [String], deadline: ContinuousClock.Instant) async throws -> [String: Int64] {
+        try step("availability") { lock.withLock { available.filter { skus.contains($0.key) } } }
     }
 
     func reserve(reservationID: String, lines: [StockRequest], ttl: Duration, deadline: ContinuousClock.Instant)

@@ -36,6 +36,16 @@ public struct InventoryClientAdapter: InventoryPort {
         }
     }
 
+    /// One GetStock of every SKU from the gate (`consistent = false`: Redis when warm, MySQL otherwise).
+    public func availability(skus: [String], deadline: ContinuousClock.Instant) async throws -> [String: Int64] {
+        var request = InventoryV1.GetStockRequest()
+        request.skus = skus
+        let response = try await mapped(effectful: false) { try await client.getStock(request, options: options(deadline)) }
+        var out: [String: Int64] = [:]
+        for level in response.levels { out[level.sku] = level.available }
+        return out
+    }
+
     public func reserve(reservationID: String, lines: [StockRequest], ttl: Duration, deadline: ContinuousClock.Instant)
         async throws -> ReserveOutcome
     {
