@@ -263,7 +263,12 @@ struct InventoryRepository: Sendable {
         id: String, kind: String, orderID: String?, reason: String?, tombstoneWhenMissing: Bool,
         _ transition: @escaping @Sendable (inout ReservationStateMachine, Date) throws -> ReservationStockEffect
     ) async throws -> TransitionResult {
-        try await database.transaction(retryable: true) { tx in
+        // READ COMMITTED: a locking read of an id that does not exist takes no gap lock. Under REPEATABLE
+        // READ every release of a never-reserved id locked the gap at the end of the (time-ordered) id
+        // index and the tombstone inserts queued behind each other's gap locks (a flash sale's losers
+        // convoyed there). Two inserts of one id are still decided by the primary key (duplicate → retry
+        // on the winner's row).
+        try await database.transaction(isolation: .readCommitted, retryable: true) { tx in
             let now = Date()
             guard let before = try await Self.lockReservations(tx, ids: [id])[id] else {
                 if tombstoneWhenMissing {
