@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OMSCore
 import OMSMySQL
 import OMSRPCCore
 import OMSServiceKit
@@ -104,7 +105,7 @@ public final class CheckoutCoordinator: Sendable {
                 firstLog = [
                     CheckoutLogEntry(
                         kind: "intent", step: .reserve, fromPhase: .recorded, toPhase: s.phase,
-                        detail: try CheckoutRepository.json(["event": "\(CheckoutEvent.begin(.reserve))"])),
+                        detail: JSONText.object(["event": CheckoutEvent.begin(.reserve).description])),
                 ]
             case .failure(let rejection):
                 draft = rejection.draft?.with(checkoutID: String(id)) ?? OrderDraft(

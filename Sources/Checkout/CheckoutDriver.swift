@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OMSCore
 import OMSRPCCore
 
 /// One pass of driving a checkout by the instance holding its lease.
@@ -134,7 +135,7 @@ extension CheckoutCoordinator {
         var log = [
             CheckoutLogEntry(
                 kind: kind, step: step, fromPhase: run.saga.phase, toPhase: saga.phase,
-                detail: try CheckoutRepository.json(["event": "\(event)"])),
+                detail: JSONText.object(["event": event.description])),
         ]
         var begun: CheckoutStep?
         if case .begin(let s) = event {
@@ -145,7 +146,7 @@ extension CheckoutCoordinator {
             log.append(
                 CheckoutLogEntry(
                     kind: "intent", step: next, fromPhase: before, toPhase: saga.phase,
-                    detail: try CheckoutRepository.json(["event": "\(CheckoutEvent.begin(next))"])))
+                    detail: JSONText.object(["event": CheckoutEvent.begin(next).description])))
             begun = next
         }
         let outcome = outcome(of: saga, checkoutID: run.checkoutID)

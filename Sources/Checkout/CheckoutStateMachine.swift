@@ -117,6 +117,30 @@ public enum CheckoutEvent: Sendable, Hashable {
     case compensationFailed(CheckoutStep, message: String)
 }
 
+extension CheckoutEvent: CustomStringConvertible {
+    /// A short text for the step log and logs (written by hand: interpolating the enum would go
+    /// through reflection on every saga write).
+    public var description: String {
+        switch self {
+        case .begin(let s): "begin(\(s.rawValue))"
+        case .reserved: "reserved"
+        case .outOfStock(let skus): "outOfStock(skus: \(skus.joined(separator: ", ")))"
+        case .orderCreated(let o): "orderCreated(orderID: \(o.orderID))"
+        case .authorized(let id): "authorized(paymentID: \(id))"
+        case .declined(let id, let code, let reason): "declined(paymentID: \(id ?? "-"), code: \(code), reason: \(reason))"
+        case .orderConfirmed: "orderConfirmed"
+        case .reservationCommitted: "reservationCommitted"
+        case .failed(let s, let code, let message): "failed(\(s.rawValue), code: \(code), message: \(message))"
+        case .outcomeUnknown(let s): "outcomeUnknown(\(s.rawValue))"
+        case .notHappened(let s): "notHappened(\(s.rawValue))"
+        case .abandon(let r): "abandon(\(r.label))"
+        case .interrupted: "interrupted"
+        case .compensated(let s): "compensated(\(s.rawValue))"
+        case .compensationFailed(let s, let message): "compensationFailed(\(s.rawValue), message: \(message))"
+        }
+    }
+}
+
 /// What the driver must do next.
 public enum CheckoutAction: Sendable, Hashable {
     /// Log the intent (`begin`), then call the step. Compensations are performed directly: they

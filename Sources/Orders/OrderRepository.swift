@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 import OMSMySQL
 
 /// SQL of the orders schema. Every statement is a fixed string with `?` placeholders; caller data
@@ -33,19 +34,24 @@ struct OrderRepository: Sendable {
                 order.reservationID.isEmpty ? .null : .string(order.reservationID), .json(addressJSON),
                 .json(order.metadataJSON.isEmpty ? "{}" : order.metadataJSON), .datetime(now), .datetime(now),
             ])
+        // Every line in one multi-row INSERT (one round trip whatever the cart size).
+        var itemBinds: [MySQLValue] = []
+        itemBinds.reserveCapacity(order.lines.count * 8)
         for (i, line) in order.lines.enumerated() {
+            itemBinds += [
+                .int64(id), .int32(Int32(i + 1)), .string(line.sku), .string(line.productName),
+                .int32(line.quantity), .int64(line.unitPriceMinor),
+                .int64(line.unitPriceMinor * Int64(line.quantity)),
+                .json(line.attributesJSON.isEmpty ? "{}" : line.attributesJSON),
+            ]
+        }
+        if !order.lines.isEmpty {
             try await tx.execute(
                 """
                 INSERT INTO order_items (order_id, line_no, sku, product_name, quantity, unit_price_minor,
                     line_total_minor, attributes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [
-                    .int64(id), .int32(Int32(i + 1)), .string(line.sku), .string(line.productName),
-                    .int32(line.quantity), .int64(line.unitPriceMinor),
-                    .int64(line.unitPriceMinor * Int64(line.quantity)),
-                    .json(line.attributesJSON.isEmpty ? "{}" : line.attributesJSON),
-                ])
+                VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: order.lines.count).joined(separator: ", "))
+                """, itemBinds)
         }
         try await insertEvent(
             tx, orderID: id, seq: 1, event: "created", from: nil, to: .pendingPayment,
@@ -70,7 +76,6 @@ struct OrderRepository: Sendable {
         _ tx: MySQLTransaction, orderID: Int64, seq: Int, event: String, from: OrderStatus?, to: OrderStatus,
         detail: [String: String], now: Date
     ) async throws {
-        let data = try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys])
         try await tx.execute(
             """
             INSERT INTO order_events (order_id, seq, event, from_status, to_status, detail, created_at)
@@ -78,7 +83,7 @@ struct OrderRepository: Sendable {
             """,
             [
                 .int64(orderID), .int32(Int32(seq)), .string(event), from.map { .string($0.rawValue) } ?? .null,
-                .string(to.rawValue), .json(String(decoding: data, as: UTF8.self)), .datetime(now),
+                .string(to.rawValue), .json(JSONText.object(detail)), .datetime(now),
             ])
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 import OMSMySQL
 
 /// A `payment_intents` row with the columns the engine needs beyond `PaymentRecord`.
@@ -298,8 +299,7 @@ struct PaymentsRepository: Sendable {
 
     /// A JSON object of strings, keys sorted.
     static func jsonObject(_ values: [String: String]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: values, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        JSONText.object(values)
     }
 
     private static func intentRow(_ row: MySQLRow) throws -> IntentRow {

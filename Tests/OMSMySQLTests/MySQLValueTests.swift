@@ -83,6 +83,16 @@ struct MySQLValueTests {
         #expect(parts[3] == "SELECT 3")
     }
 
+    @Test func jsonTextRoundTripsThroughFoundation() throws {
+        let nasty = "quote\" back\\ slash/ nl\n tab\t cr\r bell\u{07} nul\u{00} é 😀 \u{1F}"
+        let text = JSONText.object(["b": nasty, "a": "", "reason": "payment declined: \"insufficient\""])
+        #expect(text.hasPrefix("{\"a\":\"\",\"b\":"))
+        let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+        #expect(parsed == ["b": nasty, "a": "", "reason": "payment declined: \"insufficient\""])
+        #expect(JSONText.object([:]) == "{}")
+        #expect(JSONText.quoted("\u{01}x") == "\"\\u0001x\"")
+    }
+
     @Test func sha256KnownAnswers() {
         #expect(SHA256.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
