@@ -39,7 +39,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         try lock.withLock {
             if let p = process, p.isRunning { return }
             if !FileManager.default.fileExists(atPath: logFile.path) {
-                FileManager.default.createFile(atPath: logFile.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
             }
             let handle = try FileHandle(forWritingTo: logFile)
             handle.seekToEndOfFile()

@@ -52,7 +52,7 @@ public final class ServiceProcess: @unchecked Sendable {
     private func startLocked() throws {
         if let p = process, p.isRunning { return }
         if !FileManager.default.fileExists(atPath: logFile.path) {
-            FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }
         let handle = try FileHandle(forWritingTo: logFile)
         handle.seekToEndOfFile()
