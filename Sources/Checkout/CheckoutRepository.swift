@@ -125,8 +125,8 @@ public struct CheckoutRepository: Sendable {
         let requestJSON = try Self.json(request)
         let resultJSON = try outcome.map { try Self.json($0) }
         do {
-            try await database.transaction { tx in
-                try await tx.execute(
+            try await database.batchedTransaction { tx in
+                try tx.execute(
                     """
                     INSERT INTO checkouts (checkout_id, idempotency_key, request_hash, phase, saga, request, result,
                       is_open, attempts, next_attempt_at, lease_owner, lease_expires_at, version, created_at, updated_at,
@@ -139,7 +139,7 @@ public struct CheckoutRepository: Sendable {
                         .string(sagaJSON), .string(requestJSON), .optional(resultJSON) { .string($0) },
                         .bool(!saga.isFinal), .string(owner), .int64(Self.micros(lease)), .bool(saga.isFinal),
                     ])
-                try await Self.appendLog(
+                try Self.appendLog(
                     tx, checkoutID: checkoutID, version: 0, owner: owner,
                     [CheckoutLogEntry(kind: saga.isFinal ? "finished" : "recorded", step: nil, fromPhase: nil,
                                       toPhase: log.first?.fromPhase ?? saga.phase, detail: resultJSON)] + log)
@@ -157,8 +157,8 @@ public struct CheckoutRepository: Sendable {
 
     /// Appends log rows in one multi-row INSERT (one round trip whatever their number).
     private static func appendLog(
-        _ tx: MySQLTransaction, checkoutID: Int64, version: Int64, owner: String, _ entries: [CheckoutLogEntry]
-    ) async throws {
+        _ tx: MySQLBatchedTransaction, checkoutID: Int64, version: Int64, owner: String, _ entries: [CheckoutLogEntry]
+    ) throws {
         guard !entries.isEmpty else { return }
         let row = "(?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"
         var values: [MySQLValue] = []
@@ -170,7 +170,7 @@ public struct CheckoutRepository: Sendable {
                 .optional(e.detail) { .string($0) }, .string(owner),
             ]
         }
-        try await tx.execute(
+        try tx.execute(
             """
             INSERT INTO checkout_events (checkout_id, version, kind, step, from_phase, to_phase, detail, owner, created_at)
             VALUES \(Array(repeating: row, count: entries.count).joined(separator: ", "))
@@ -194,8 +194,8 @@ public struct CheckoutRepository: Sendable {
     ) async throws -> Int64? {
         let sagaJSON = try Self.json(saga)
         let resultJSON = try outcome.map { try Self.json($0) }
-        return try await database.transaction { tx in
-            let r = try await tx.execute(
+        return try await database.batchedTransaction { tx in
+            let r = try tx.execute(
                 """
                 UPDATE checkouts SET phase = ?, saga = ?, order_id = ?, payment_id = ?, result = ?, is_open = ?,
                   finished_at = IF(? = 1, NOW(6), NULL), lease_expires_at = TIMESTAMPADD(MICROSECOND, ?, NOW(6)),
@@ -209,7 +209,7 @@ public struct CheckoutRepository: Sendable {
                     .int64(checkoutID), .int64(expectedVersion), .string(owner),
                 ])
             guard r.affectedRows == 1 else { return nil }
-            try await Self.appendLog(tx, checkoutID: checkoutID, version: expectedVersion + 1, owner: owner, log)
+            try Self.appendLog(tx, checkoutID: checkoutID, version: expectedVersion + 1, owner: owner, log)
             return expectedVersion + 1
         }
     }
@@ -224,8 +224,8 @@ public struct CheckoutRepository: Sendable {
         retryAfter: Duration
     ) async throws -> Int64? {
         let detail = try Self.json(["reason": reason])
-        return try await database.transaction { tx in
-            let r = try await tx.execute(
+        return try await database.batchedTransaction { tx in
+            let r = try tx.execute(
                 """
                 UPDATE checkouts SET lease_owner = NULL, lease_expires_at = NOW(6),
                   next_attempt_at = TIMESTAMPADD(MICROSECOND, ?, NOW(6)), updated_at = NOW(6), version = version + 1
@@ -233,7 +233,7 @@ public struct CheckoutRepository: Sendable {
                 """,
                 [.int64(Self.micros(retryAfter)), .int64(checkoutID), .int64(expectedVersion), .string(owner)])
             guard r.affectedRows == 1 else { return nil }
-            try await Self.appendLog(
+            try Self.appendLog(
                 tx, checkoutID: checkoutID, version: expectedVersion + 1, owner: owner,
                 [CheckoutLogEntry(kind: "deferred", step: nil, fromPhase: phase, toPhase: phase, detail: detail)])
             return expectedVersion + 1
@@ -258,8 +258,8 @@ public struct CheckoutRepository: Sendable {
     /// - Returns: the new version, or nil when another instance won or the lease is live again.
     /// - Throws: `MySQLError`.
     public func claim(checkoutID: Int64, expectedVersion: Int64, owner: String, lease: Duration) async throws -> Int64? {
-        try await database.transaction { tx in
-            let r = try await tx.execute(
+        try await database.batchedTransaction { tx in
+            let r = try tx.execute(
                 """
                 UPDATE checkouts SET lease_owner = ?, lease_expires_at = TIMESTAMPADD(MICROSECOND, ?, NOW(6)),
                   attempts = attempts + 1, updated_at = NOW(6), version = version + 1
@@ -267,10 +267,10 @@ public struct CheckoutRepository: Sendable {
                 """,
                 [.string(owner), .int64(Self.micros(lease)), .int64(checkoutID), .int64(expectedVersion)])
             guard r.affectedRows == 1 else { return nil }
-            guard let row = try await tx.queryOne("SELECT phase FROM checkouts WHERE checkout_id = ?", [.int64(checkoutID)]),
+            guard let row = try tx.queryOne("SELECT phase FROM checkouts WHERE checkout_id = ?", [.int64(checkoutID)]),
                 let phase = CheckoutPhase(rawValue: try row.string("phase"))
             else { return nil }
-            try await Self.appendLog(
+            try Self.appendLog(
                 tx, checkoutID: checkoutID, version: expectedVersion + 1, owner: owner,
                 [CheckoutLogEntry(kind: "claimed", step: nil, fromPhase: phase, toPhase: phase)])
             return expectedVersion + 1

@@ -25,15 +25,15 @@ struct InventoryRepository: Sendable {
 
     /// Inserts rows in chunks whose sizes are powers of two (at most 64 rows per statement).
     static func insertRows(
-        _ tx: MySQLTransaction, _ head: String, columns: Int, rows: [[MySQLValue]], template: String? = nil
-    ) async throws {
+        _ tx: MySQLBatchedTransaction, _ head: String, columns: Int, rows: [[MySQLValue]], template: String? = nil
+    ) throws {
         let row = template ?? "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
         var i = 0
         while i < rows.count {
             var chunk = 64
             while chunk > rows.count - i { chunk >>= 1 }
             let sql = head + Array(repeating: row, count: chunk).joined(separator: ", ")
-            try await tx.execute(sql, rows[i..<(i + chunk)].flatMap { $0 })
+            try tx.execute(sql, rows[i..<(i + chunk)].flatMap { $0 })
             i += chunk
         }
     }
@@ -53,17 +53,17 @@ struct InventoryRepository: Sendable {
             version: try row.int64("version"), lines: lines)
     }
 
-    private static func lockReservations(_ tx: MySQLTransaction, ids: [String]) async throws -> [String: ReservationRecord] {
+    private static func lockReservations(_ tx: MySQLBatchedTransaction, ids: [String]) throws -> [String: ReservationRecord] {
         guard !ids.isEmpty else { return [:] }
         let sorted = Array(Set(ids)).sorted()
         let (list, binds) = inList(sorted)
-        let rows = try await tx.query(
+        let rows = try tx.query(
             "SELECT \(reservationColumns) FROM reservations WHERE id IN \(list) ORDER BY id FOR UPDATE", binds)
         guard !rows.isEmpty else { return [:] }
         let found = try rows.map { try $0.string("id") }
         let (lineList, lineBinds) = inList(found)
         var lines: [String: [StockLine]] = [:]
-        for r in try await tx.query(
+        for r in try tx.query(
             "SELECT reservation_id, sku, quantity FROM reservation_lines WHERE reservation_id IN \(lineList) "
                 + "ORDER BY reservation_id, sku", lineBinds)
         {
@@ -78,11 +78,11 @@ struct InventoryRepository: Sendable {
         return out
     }
 
-    private static func lockStock(_ tx: MySQLTransaction, skus: [String]) async throws -> [String: StockRecord] {
+    private static func lockStock(_ tx: MySQLBatchedTransaction, skus: [String]) throws -> [String: StockRecord] {
         guard !skus.isEmpty else { return [:] }
         let (list, binds) = inList(Array(Set(skus)).sorted())
         var out: [String: StockRecord] = [:]
-        for r in try await tx.query(
+        for r in try tx.query(
             "SELECT sku, on_hand, reserved FROM stock WHERE sku IN \(list) ORDER BY sku FOR UPDATE", binds)
         {
             let s = StockRecord(sku: try r.string("sku"), onHand: try r.int64("on_hand"), reserved: try r.int64("reserved"))
@@ -102,8 +102,8 @@ struct InventoryRepository: Sendable {
     }
 
     private static func writeStock(
-        _ tx: MySQLTransaction, _ stock: [String: StockRecord], changed: Set<String>, ledger: [LedgerRow], now: Date
-    ) async throws {
+        _ tx: MySQLBatchedTransaction, _ stock: [String: StockRecord], changed: Set<String>, ledger: [LedgerRow], now: Date
+    ) throws {
         // One statement per power-of-two chunk of rows (already locked, so absolute values are safe).
         let rows = changed.sorted().compactMap { stock[$0] }
         var i = 0
@@ -113,7 +113,7 @@ struct InventoryRepository: Sendable {
             let chunk = rows[i..<(i + n)]
             i += n
             if n == 1, let s = chunk.first {
-                try await tx.execute(
+                try tx.execute(
                     "UPDATE stock SET on_hand = ?, reserved = ?, version = version + 1, updated_at = ? WHERE sku = ?",
                     [.int64(s.onHand), .int64(s.reserved), .datetime(now), .string(s.sku)])
                 continue
@@ -125,7 +125,7 @@ struct InventoryRepository: Sendable {
             for s in chunk { binds += [.string(s.sku), .int64(s.reserved)] }
             binds.append(.datetime(now))
             binds += chunk.map { .string($0.sku) }
-            let r = try await tx.execute(
+            let r = try tx.execute(
                 "UPDATE stock SET on_hand = CASE sku \(cases) END, reserved = CASE sku \(cases) END, "
                     + "version = version + 1, updated_at = ? WHERE sku IN (\(list))", binds)
             guard r.affectedRows == UInt64(n) else {
@@ -133,7 +133,7 @@ struct InventoryRepository: Sendable {
             }
         }
         guard !ledger.isEmpty else { return }
-        try await insertRows(
+        try insertRows(
             tx,
             "INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, on_hand_after, reserved_after, kind, "
                 + "reason, reference, created_at) VALUES ",
@@ -153,10 +153,10 @@ struct InventoryRepository: Sendable {
     /// all-or-nothing on its own; one command's shortage does not affect the others.
     /// - Throws: `MySQLError` (a duplicate id inserted concurrently surfaces as `.duplicateKey`; rerun).
     func reserveBatch(_ commands: [ReserveCommand]) async throws -> [ReserveDecision] {
-        try await database.transaction(isolation: .readCommitted, retryable: true) { tx in
+        try await database.batchedTransaction(isolation: .readCommitted, retryable: true) { tx in
             let now = Date()
-            var known = try await Self.lockReservations(tx, ids: commands.map(\.id))
-            var stock = try await Self.lockStock(tx, skus: commands.flatMap { $0.lines.map(\.sku) })
+            var known = try Self.lockReservations(tx, ids: commands.map(\.id))
+            var stock = try Self.lockStock(tx, skus: commands.flatMap { $0.lines.map(\.sku) })
             var changed = Set<String>()
             var ledger: [LedgerRow] = []
             var created: [ReservationRecord] = []
@@ -200,9 +200,9 @@ struct InventoryRepository: Sendable {
                 created.append(record)
                 decisions.append(.reserved(record))
             }
-            try await Self.writeStock(tx, stock, changed: changed, ledger: ledger, now: now)
+            try Self.writeStock(tx, stock, changed: changed, ledger: ledger, now: now)
             if !created.isEmpty {
-                try await Self.insertRows(
+                try Self.insertRows(
                     tx,
                     "INSERT INTO reservations (id, state, tombstone, reference, gate_token, lines_digest, expires_at, "
                         + "version, created_at, updated_at) VALUES ",
@@ -214,7 +214,7 @@ struct InventoryRepository: Sendable {
                             .int64(1), .datetime(now), .datetime(now),
                         ]
                     }, template: "(?, ?, ?, COALESCE(?, ''), ?, ?, ?, ?, ?, ?)")
-                try await Self.insertRows(
+                try Self.insertRows(
                     tx, "INSERT INTO reservation_lines (reservation_id, sku, quantity) VALUES ", columns: 3,
                     rows: created.flatMap { r in r.lines.map { [.string(r.id), .string($0.sku), .int64($0.quantity)] } })
             }
@@ -268,11 +268,11 @@ struct InventoryRepository: Sendable {
         // index and the tombstone inserts queued behind each other's gap locks (a flash sale's losers
         // convoyed there). Two inserts of one id are still decided by the primary key (duplicate → retry
         // on the winner's row).
-        try await database.transaction(isolation: .readCommitted, retryable: true) { tx in
+        try await database.batchedTransaction(isolation: .readCommitted, retryable: true) { tx in
             let now = Date()
-            guard let before = try await Self.lockReservations(tx, ids: [id])[id] else {
+            guard let before = try Self.lockReservations(tx, ids: [id])[id] else {
                 if tombstoneWhenMissing {
-                    try await tx.execute(
+                    try tx.execute(
                         "INSERT INTO reservations (id, state, tombstone, reference, release_reason, lines_digest, "
                             + "expires_at, version, created_at, updated_at) VALUES (?, 'released', 1, '', COALESCE(?, ''), '', ?, 1, ?, ?)",
                         [.string(id), .text(reason ?? ""), .datetime(now), .datetime(now), .datetime(now)])
@@ -283,7 +283,7 @@ struct InventoryRepository: Sendable {
             let effect = try transition(&machine, now)
             guard effect != .none else { return TransitionResult(record: before, effect: .none) }
             if effect == .commitUnits || effect == .releaseUnits {
-                var stock = try await Self.lockStock(tx, skus: before.lines.map(\.sku))
+                var stock = try Self.lockStock(tx, skus: before.lines.map(\.sku))
                 var ledger: [LedgerRow] = []
                 for l in before.lines {
                     guard var s = stock[l.sku] else { throw MySQLError(kind: .other, message: "stock row missing") }
@@ -296,9 +296,9 @@ struct InventoryRepository: Sendable {
                             sku: l.sku, deltaOnHand: dOnHand, deltaReserved: -l.quantity, after: s, kind: kind,
                             reason: reason ?? "", reference: id))
                 }
-                try await Self.writeStock(tx, stock, changed: Set(before.lines.map(\.sku)), ledger: ledger, now: now)
+                try Self.writeStock(tx, stock, changed: Set(before.lines.map(\.sku)), ledger: ledger, now: now)
             }
-            let r = try await tx.execute(
+            let r = try tx.execute(
                 "UPDATE reservations SET state = ?, expires_at = ?, order_id = COALESCE(?, order_id), "
                     + "release_reason = COALESCE(?, release_reason), version = version + 1, updated_at = ? "
                     + "WHERE id = ? AND version = ?",
@@ -328,10 +328,10 @@ struct InventoryRepository: Sendable {
     /// Each command is decided on its own by the state machine.
     /// - Returns: per command, the transition or the RPC error that refused it (nothing changed for it).
     func commitBatch(_ commands: [CommitCommand]) async throws -> [Swift.Result<TransitionResult, RPCError>] {
-        try await database.transaction(isolation: .readCommitted, retryable: true) { tx in
+        try await database.batchedTransaction(isolation: .readCommitted, retryable: true) { tx in
             let now = Date()
-            var known = try await Self.lockReservations(tx, ids: commands.map(\.id))
-            var stock = try await Self.lockStock(tx, skus: known.values.filter { $0.status == .held }.flatMap { $0.lines.map(\.sku) })
+            var known = try Self.lockReservations(tx, ids: commands.map(\.id))
+            var stock = try Self.lockStock(tx, skus: known.values.filter { $0.status == .held }.flatMap { $0.lines.map(\.sku) })
             var changed = Set<String>()
             var ledger: [LedgerRow] = []
             var updates: [(id: String, orderID: String?, version: Int64)] = []
@@ -372,7 +372,7 @@ struct InventoryRepository: Sendable {
                 updates.append((cmd.id, cmd.orderID, before.version))
                 results.append(.success(TransitionResult(record: after, effect: effect)))
             }
-            try await Self.writeStock(tx, stock, changed: changed, ledger: ledger, now: now)
+            try Self.writeStock(tx, stock, changed: changed, ledger: ledger, now: now)
             // Rows are locked; the version check still guards against a bug elsewhere. One statement per
             // power-of-two chunk.
             var i = 0
@@ -387,7 +387,7 @@ struct InventoryRepository: Sendable {
                 for u in chunk { binds += [.string(u.id), .optional(u.orderID) { .string($0) }] }
                 binds.append(.datetime(now))
                 for u in chunk { binds += [.string(u.id), .int64(u.version)] }
-                let r = try await tx.execute(
+                let r = try tx.execute(
                     "UPDATE reservations SET state = 'committed', order_id = CASE id \(cases) END, "
                         + "version = version + 1, updated_at = ? WHERE \(pairs)", binds)
                 guard r.affectedRows == UInt64(n) else {
@@ -443,9 +443,9 @@ struct InventoryRepository: Sendable {
     func adjust(sku: String, kind: String, quantity: Int64, reason: String, reference: String) async throws
         -> (stock: StockRecord, delta: Int64, ledgerID: UInt64)?
     {
-        try await database.transaction(retryable: true) { tx in
+        try await database.batchedTransaction(retryable: true) { tx in
             let now = Date()
-            guard var s = try await Self.lockStock(tx, skus: [sku])[sku] else { return nil }
+            guard var s = try Self.lockStock(tx, skus: [sku])[sku] else { return nil }
             let newOnHand: Int64
             switch kind {
             case "set": newOnHand = quantity
@@ -460,10 +460,10 @@ struct InventoryRepository: Sendable {
             }
             let delta = newOnHand - s.onHand
             s.onHand = newOnHand
-            try await tx.execute(
+            try tx.execute(
                 "UPDATE stock SET on_hand = ?, version = version + 1, updated_at = ? WHERE sku = ?",
                 [.int64(newOnHand), .datetime(now), .string(sku)])
-            let r = try await tx.execute(
+            let r = try tx.execute(
                 "INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, on_hand_after, reserved_after, kind, "
                     + "reason, reference, created_at) VALUES (?, ?, 0, ?, ?, ?, COALESCE(?, ''), COALESCE(?, ''), ?)",
                 [
@@ -488,18 +488,18 @@ struct InventoryRepository: Sendable {
     func measure(skus: [String], reservationIDs: [String]) async throws
         -> (available: [String: Int64], tokens: [String: String])
     {
-        try await database.transaction(isolation: .repeatableRead, retryable: true) { tx in
+        try await database.batchedTransaction(isolation: .repeatableRead, retryable: true) { tx in
             var available: [String: Int64] = [:]
             if !skus.isEmpty {
                 let (list, binds) = Self.inList(skus)
-                for r in try await tx.query("SELECT sku, on_hand - reserved AS available FROM stock WHERE sku IN \(list)", binds) {
+                for r in try tx.query("SELECT sku, on_hand - reserved AS available FROM stock WHERE sku IN \(list)", binds) {
                     available[try r.string("sku")] = try r.int64("available")
                 }
             }
             var tokens: [String: String] = [:]
             if !reservationIDs.isEmpty {
                 let (list, binds) = Self.inList(reservationIDs)
-                for r in try await tx.query("SELECT id, gate_token FROM reservations WHERE id IN \(list)", binds) {
+                for r in try tx.query("SELECT id, gate_token FROM reservations WHERE id IN \(list)", binds) {
                     tokens[try r.string("id")] = try r.optionalString("gate_token") ?? ""
                 }
             }
@@ -538,9 +538,9 @@ struct InventoryRepository: Sendable {
     /// - Parameter expectedVersion: when non-zero, the update applies only to that version (else 10 ABORTED).
     /// - Returns: the stored product and whether it was created.
     func upsert(_ p: ProductRecord, expectedVersion: Int64) async throws -> (ProductRecord, Bool) {
-        try await database.transaction(retryable: true) { tx in
+        try await database.batchedTransaction(retryable: true) { tx in
             let now = Date()
-            let existing = try await tx.queryOne(
+            let existing = try tx.queryOne(
                 "SELECT \(Self.productColumns) FROM products WHERE sku = ? FOR UPDATE", [.string(p.sku)]
             ).map(Self.product(from:))
             var stored = p
@@ -549,7 +549,7 @@ struct InventoryRepository: Sendable {
                 if expectedVersion != 0, expectedVersion != existing.version {
                     throw RPCError(.aborted, "product version is \(existing.version), not \(expectedVersion)")
                 }
-                let r = try await tx.execute(
+                let r = try tx.execute(
                     "UPDATE products SET name = ?, price_minor = ?, currency = ?, attributes = ?, active = ?, "
                         + "version = version + 1, updated_at = ? WHERE sku = ? AND version = ?",
                     [
@@ -562,17 +562,17 @@ struct InventoryRepository: Sendable {
                 return (stored, false)
             }
             if expectedVersion != 0 { throw RPCError.notFound("product \(p.sku) does not exist (version given)") }
-            try await tx.execute(
+            try tx.execute(
                 "INSERT INTO products (sku, name, price_minor, currency, attributes, active, version, created_at, "
                     + "updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
                 [
                     .string(p.sku), .string(p.name), .int64(p.priceMinor), .string(p.currency), .json(p.attributesJSON),
                     .bool(p.active), .datetime(now), .datetime(now),
                 ])
-            try await tx.execute(
+            try tx.execute(
                 "INSERT INTO stock (sku, on_hand, reserved, version, updated_at) VALUES (?, 0, 0, 1, ?)",
                 [.string(p.sku), .datetime(now)])
-            try await tx.execute(
+            try tx.execute(
                 "INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, on_hand_after, reserved_after, kind, "
                     + "reason, reference, created_at) VALUES (?, 0, 0, 0, 0, 'create', 'product created', '', ?)",
                 [.string(p.sku), .datetime(now)])

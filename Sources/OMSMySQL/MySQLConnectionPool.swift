@@ -319,17 +319,80 @@ public final class MySQLConnectionPool: Sendable {
                     _ = try? await c.perform { $0.rollback() }
                 }
                 await release(c)
-                guard retryable, attempt < maxAttempts, let e = error as? MySQLError,
-                    e.isTransient || (e.kind == .connectionLost && !committing)
-                else { throw error }
-                metrics.retries.increment()
-                logger.debug(
-                    "mysql transaction retry",
-                    metadata: ["attempt": "\(attempt)", "kind": "\(e.kind)", "number": "\(e.number)"])
-                let cap = min(250, 5 << min(attempt - 1, 6))
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...cap)))
+                try await retryOrThrow(error, committing: committing, attempt: attempt, retryable: retryable, maxAttempts: maxAttempts)
             }
         }
+    }
+
+    /// Runs `body` in a transaction whose BEGIN, statements and COMMIT all run in one hand-off to the
+    /// connection's thread, instead of one hand-off (two thread switches) per statement as with
+    /// `withTransaction`. For the hot write paths whose transactions only talk to the database:
+    /// `body` is synchronous, runs on the connection's thread and must not wait for anything else.
+    ///
+    /// Commit, rollback and retries behave exactly as in `withTransaction`.
+    /// - Parameters:
+    ///   - isolation: the isolation level, or nil for the session default.
+    ///   - retryable: whether the body may be run again after a transient failure.
+    ///   - maxAttempts: most runs of the body when retryable.
+    ///   - body: the transaction's work.
+    /// - Returns: what `body` returns.
+    /// - Throws: `MySQLError` or what `body` throws.
+    @discardableResult
+    public func withBatchedTransaction<R: Sendable>(
+        isolation: MySQLIsolationLevel? = nil, retryable: Bool = false, maxAttempts: Int = 8,
+        _ body: @escaping @Sendable (MySQLBatchedTransaction) throws -> R
+    ) async throws -> R {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let c = try await lease()
+            let metrics = self.metrics
+            // (result, whether COMMIT had been sent)
+            let outcome: (Swift.Result<R, any Error>, Bool)
+            do {
+                outcome = try await c.perform { session in
+                    do {
+                        try session.begin(isolation)
+                        let r = try body(MySQLBatchedTransaction(session: session, metrics: metrics))
+                        do {
+                            try session.commit()
+                            return (.success(r), true)
+                        } catch {
+                            if (error as? MySQLError)?.kind != .connectionLost { session.rollback() }
+                            return (.failure(error), true)
+                        }
+                    } catch {
+                        session.rollback()
+                        return (.failure(error), false)
+                    }
+                }
+            } catch {
+                outcome = (.failure(error), false)  // the connection's thread is gone
+            }
+            await release(c)
+            switch outcome.0 {
+            case .success(let r):
+                return r
+            case .failure(let error):
+                try await retryOrThrow(error, committing: outcome.1, attempt: attempt, retryable: retryable, maxAttempts: maxAttempts)
+            }
+        }
+    }
+
+    /// After a failed attempt of a transaction: throws `error` unless the transaction may run again,
+    /// else counts the retry and sleeps a jittered exponential backoff (5 ms doubling, capped at 250 ms).
+    private func retryOrThrow(_ error: any Error, committing: Bool, attempt: Int, retryable: Bool, maxAttempts: Int)
+        async throws
+    {
+        guard retryable, attempt < maxAttempts, let e = error as? MySQLError,
+            e.isTransient || (e.kind == .connectionLost && !committing)
+        else { throw error }
+        metrics.retries.increment()
+        logger.debug(
+            "mysql transaction retry",
+            metadata: ["attempt": "\(attempt)", "kind": "\(e.kind)", "number": "\(e.number)"])
+        let cap = min(250, 5 << min(attempt - 1, 6))
+        try await Task.sleep(for: .milliseconds(Int.random(in: 1...cap)))
     }
 
     /// Stops the pool: waiters fail with `.poolClosed`, idle connections close now, leased ones when returned.
@@ -387,6 +450,47 @@ public struct MySQLTransaction: Sendable {
         -> MySQLExecuteResult
     {
         try await connection.execute(sql, binds, timeout: timeout)
+    }
+}
+
+/// The statements of a `withBatchedTransaction` body: synchronous, on the connection's thread.
+/// Valid only inside that body; do not keep it.
+public struct MySQLBatchedTransaction {
+    let session: MySQLSession
+    let metrics: MySQLMetrics
+
+    /// Runs a statement in the transaction and returns every row.
+    /// - Parameters:
+    ///   - sql: SQL text with `?` placeholders; a fixed string of the program, never caller data.
+    ///   - binds: one value per placeholder.
+    ///   - timeout: statement timeout for this call.
+    /// - Throws: `MySQLError`.
+    public func query(_ sql: String, _ binds: [MySQLValue] = [], timeout: Duration? = nil) throws -> [MySQLRow] {
+        metrics.queries.increment()
+        return try session.run(sql, binds, timeout: timeout).0
+    }
+
+    /// Runs a statement in the transaction and returns its first row.
+    /// - Parameters:
+    ///   - sql: SQL text with `?` placeholders.
+    ///   - binds: one value per placeholder.
+    ///   - timeout: statement timeout for this call.
+    /// - Throws: `MySQLError`.
+    public func queryOne(_ sql: String, _ binds: [MySQLValue] = [], timeout: Duration? = nil) throws -> MySQLRow? {
+        try query(sql, binds, timeout: timeout).first
+    }
+
+    /// Runs a row-less statement in the transaction.
+    /// - Parameters:
+    ///   - sql: SQL text with `?` placeholders.
+    ///   - binds: one value per placeholder.
+    ///   - timeout: statement timeout for this call.
+    /// - Returns: affected rows and last insert id.
+    /// - Throws: `MySQLError`.
+    @discardableResult
+    public func execute(_ sql: String, _ binds: [MySQLValue] = [], timeout: Duration? = nil) throws -> MySQLExecuteResult {
+        metrics.queries.increment()
+        return try session.run(sql, binds, timeout: timeout).1
     }
 }
 

@@ -86,6 +86,22 @@ public final class MySQLDatabase: Sendable {
         try await primary.withTransaction(isolation: isolation, retryable: retryable, maxAttempts: maxAttempts, body)
     }
 
+    /// Runs a batched transaction on the primary; see `MySQLConnectionPool.withBatchedTransaction`.
+    /// - Parameters:
+    ///   - isolation: isolation level or nil.
+    ///   - retryable: whether transient failures rerun the body.
+    ///   - maxAttempts: most runs of the body.
+    ///   - body: the transaction's work (synchronous, on the connection's thread).
+    /// - Throws: `MySQLError` or what `body` throws.
+    @discardableResult
+    public func batchedTransaction<R: Sendable>(
+        isolation: MySQLIsolationLevel? = nil, retryable: Bool = false, maxAttempts: Int = 8,
+        _ body: @escaping @Sendable (MySQLBatchedTransaction) throws -> R
+    ) async throws -> R {
+        try await primary.withBatchedTransaction(
+            isolation: isolation, retryable: retryable, maxAttempts: maxAttempts, body)
+    }
+
     /// Shuts both pools down.
     public func shutdown() async {
         await primary.shutdown()

@@ -86,8 +86,8 @@ struct PaymentsRepository: Sendable {
     /// - Throws: `MySQLError` `.duplicateKey` when the idempotency key (or, rarely, the id) exists.
     func insertPendingIntent(_ row: IntentRow, metadataJSON: String) async throws {
         let r = row.record
-        try await database.transaction(retryable: true) { tx in
-            try await tx.execute(
+        try await database.batchedTransaction(retryable: true) { tx in
+            try tx.execute(
                 """
                 INSERT INTO payment_intents (id, idempotency_key, request_hash, order_id, currency, amount, status,
                     card_brand, card_last4, card_exp_month, card_exp_year, provider, provider_key, claimed_until,
@@ -101,11 +101,11 @@ struct PaymentsRepository: Sendable {
                     .optional(row.claimedUntil, MySQLValue.datetime), .json(metadataJSON), .datetime(row.createdAt),
                     .datetime(row.createdAt),
                 ])
-            try await Self.insertEvent(
+            try Self.insertEvent(
                 tx, paymentID: r.id, event: .authorizationRequested, amount: r.amount, from: nil, to: .pending,
                 version: 0, operationID: nil, details: nil, at: row.createdAt)
             // After our key is locked by the insert: a cancellation committed first wins (see V002).
-            if try await tx.queryOne(
+            if try tx.queryOne(
                 "SELECT idempotency_key FROM authorization_cancellations WHERE idempotency_key = ? FOR UPDATE",
                 [.string(r.idempotencyKey)]) != nil
             {
@@ -121,13 +121,13 @@ struct PaymentsRepository: Sendable {
     /// recorded first. The two orders of arrival are serialised by the keys' locks (see V002).
     /// - Returns: the intent recorded before the cancellation, or nil.
     func cancelAuthorization(idempotencyKey: String, reason: String, at: Date) async throws -> IntentRow? {
-        try await database.transaction(retryable: true) { tx in
-            try await tx.execute(
+        try await database.batchedTransaction(retryable: true) { tx in
+            try tx.execute(
                 """
                 INSERT INTO authorization_cancellations (idempotency_key, reason, created_at) VALUES (?, ?, ?)
                 ON DUPLICATE KEY UPDATE idempotency_key = idempotency_key
                 """, [.string(idempotencyKey), .string(reason), .datetime(at)])
-            return try await tx.queryOne(
+            return try tx.queryOne(
                 "SELECT \(Self.intentColumns) FROM payment_intents WHERE idempotency_key = ? FOR UPDATE",
                 [.string(idempotencyKey)]
             ).map(Self.intentRow)
@@ -160,8 +160,8 @@ struct PaymentsRepository: Sendable {
     func completeAuthorization(
         _ updated: PaymentRecord, expectedVersion: Int64, transition: PaymentTransition, result: [UInt8], at: Date
     ) async throws {
-        try await database.transaction(retryable: true) { tx in
-            let changed = try await tx.execute(
+        try await database.batchedTransaction(retryable: true) { tx in
+            let changed = try tx.execute(
                 """
                 UPDATE payment_intents SET status = ?, provider_reference = ?, failure_code = ?, claimed_until = NULL,
                     result_code = 0, result = ?, version = version + 1, updated_at = ?
@@ -176,7 +176,7 @@ struct PaymentsRepository: Sendable {
             var details: [String: String] = [:]
             if let reference = updated.providerReference { details["provider_reference"] = reference }
             if let code = updated.failureCode { details["failure_code"] = code }
-            try await Self.insertEvent(
+            try Self.insertEvent(
                 tx, paymentID: updated.id, event: transition.event, amount: transition.amount, from: transition.from,
                 to: transition.to, version: updated.version, operationID: nil, details: details, at: at)
         }
@@ -215,10 +215,10 @@ struct PaymentsRepository: Sendable {
         _ op: OperationRow, updatedIntent: PaymentRecord, expectedVersion: Int64, transition: PaymentTransition,
         at: Date
     ) async throws {
-        try await database.transaction(retryable: true) { tx in
+        try await database.batchedTransaction(retryable: true) { tx in
             // The intent row first: its exclusive lock orders concurrent moves on one payment (the
             // operation's foreign key would otherwise take a shared lock first and deadlock).
-            let changed = try await tx.execute(
+            let changed = try tx.execute(
                 """
                 UPDATE payment_intents SET status = ?, captured_amount = ?, refunded_amount = ?, version = version + 1,
                     updated_at = ?
@@ -230,7 +230,7 @@ struct PaymentsRepository: Sendable {
                     .int64(expectedVersion),
                 ])
             guard changed.affectedRows == 1 else { throw VersionConflict() }
-            try await tx.execute(
+            try tx.execute(
                 """
                 INSERT INTO payment_operations (id, payment_id, kind, idempotency_key, request_hash, amount, state,
                     claimed_until, attempts, result, version, created_at)
@@ -241,7 +241,7 @@ struct PaymentsRepository: Sendable {
                     .string(op.record.idempotencyKey), .string(op.requestHash), .int64(op.record.amount),
                     .optional(op.claimedUntil, MySQLValue.datetime), .bytes(op.result), .datetime(at),
                 ])
-            try await Self.insertEvent(
+            try Self.insertEvent(
                 tx, paymentID: updatedIntent.id, event: transition.event, amount: transition.amount,
                 from: transition.from, to: transition.to, version: updatedIntent.version, operationID: op.id,
                 details: ["idempotency_key": op.record.idempotencyKey], at: at)
@@ -280,10 +280,10 @@ struct PaymentsRepository: Sendable {
     // MARK: Rows
 
     private static func insertEvent(
-        _ tx: MySQLTransaction, paymentID: UInt64, event: PaymentEventKind, amount: Int64, from: PaymentStatus?,
+        _ tx: MySQLBatchedTransaction, paymentID: UInt64, event: PaymentEventKind, amount: Int64, from: PaymentStatus?,
         to: PaymentStatus, version: Int64, operationID: UInt64?, details: [String: String]?, at: Date
-    ) async throws {
-        try await tx.execute(
+    ) throws {
+        try tx.execute(
             """
             INSERT INTO payment_events (payment_id, event, amount, from_status, to_status, intent_version,
                 operation_id, details, created_at)

@@ -41,7 +41,7 @@ struct InventoryBenchmark {
     }
 
     static func seed(_ h: InventoryHarness, skus: Int, units: Int64) async throws {
-        try await h.database.transaction { tx in
+        try await h.database.batchedTransaction { tx in
             let now = Date()
             var rows: [[MySQLValue]] = []
             var stock: [[MySQLValue]] = []
@@ -50,10 +50,10 @@ struct InventoryBenchmark {
                 rows.append([.string(sku), .string("Bench \(i)"), .int64(500), .string("EUR"), .json("{}"), .datetime(now), .datetime(now)])
                 stock.append([.string(sku), .int64(units), .datetime(now)])
             }
-            try await InventoryRepository.insertRows(
+            try InventoryRepository.insertRows(
                 tx, "INSERT INTO products (sku, name, price_minor, currency, attributes, created_at, updated_at) VALUES ",
                 columns: 7, rows: rows)
-            try await InventoryRepository.insertRows(
+            try InventoryRepository.insertRows(
                 tx, "INSERT INTO stock (sku, on_hand, updated_at) VALUES ", columns: 3, rows: stock)
         }
     }

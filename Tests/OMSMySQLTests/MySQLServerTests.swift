@@ -213,6 +213,54 @@ struct MySQLServerTests {
         }
     }
 
+    @Test("a batched transaction commits, rolls back on throw and retries a deadlock")
+    func batchedTransactions() async throws {
+        try await withTestPool(poolSize: 4) { pool, _ in
+            try await pool.execute("CREATE TABLE acct (id INT PRIMARY KEY, n INT NOT NULL)")
+            try await pool.execute("INSERT INTO acct VALUES (1, 0), (2, 0)")
+            let seen = try await pool.withBatchedTransaction(isolation: .readCommitted) { tx -> Int? in
+                try tx.execute("UPDATE acct SET n = n + ? WHERE id = ?", [.int32(5), .int32(1)])
+                return try tx.queryOne("SELECT n FROM acct WHERE id = ?", [.int32(1)])?.int("n")
+            }
+            #expect(seen == 5)
+
+            struct Boom: Error {}
+            await #expect(throws: Boom.self) {
+                try await pool.withBatchedTransaction { tx in
+                    try tx.execute("UPDATE acct SET n = 99 WHERE id = 1")
+                    throw Boom()
+                }
+            }
+            #expect(try await pool.queryOne("SELECT n FROM acct WHERE id = 1")?.int("n") == 5)
+            await expectMySQLError(.duplicateKey) {
+                try await pool.withBatchedTransaction { tx in
+                    try tx.execute("UPDATE acct SET n = 42 WHERE id = 2")
+                    try tx.execute("INSERT INTO acct VALUES (1, 0)")
+                }
+            }
+            #expect(try await pool.queryOne("SELECT n FROM acct WHERE id = 2")?.int("n") == 0)
+
+            // Two bodies lock the rows in opposite order on their connections' threads: InnoDB kills
+            // one (1213) and the retry runs it again after the other committed.
+            let barrier = ThreadBarrier(count: 2)
+            let attempts = ThreadCounter()
+            @Sendable func transfer(_ first: Int32, _ second: Int32) async throws {
+                try await pool.withBatchedTransaction(retryable: true) { tx in
+                    attempts.increment()
+                    try tx.execute("UPDATE acct SET n = n + 1 WHERE id = ?", [.int32(first)])
+                    barrier.arrive()  // both hold their first row lock now (later attempts pass straight on)
+                    try tx.execute("UPDATE acct SET n = n + 1 WHERE id = ?", [.int32(second)])
+                }
+            }
+            async let a: Void = transfer(1, 2)
+            async let b: Void = transfer(2, 1)
+            _ = try await (a, b)
+            #expect(attempts.value >= 3, "one transaction must have been retried")
+            let rows = try await pool.query("SELECT n FROM acct ORDER BY id")
+            #expect(try rows.map { try $0.int("n") } == [7, 2])
+        }
+    }
+
     @Test("non-retryable errors surface typed; rollback on throw")
     func typedErrors() async throws {
         try await withTestPool { pool, _ in
@@ -299,4 +347,36 @@ extension Result where Failure == Error {
     init(catching body: () async throws -> Success) async {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }
+}
+
+/// Lets `count` threads wait for each other (at most 10 s); later arrivals pass straight through.
+final class ThreadBarrier: @unchecked Sendable {
+    // @unchecked: every field is guarded by `condition`.
+    private let condition = NSCondition()
+    private var arrived = 0
+    private let count: Int
+
+    init(count: Int) { self.count = count }
+
+    func arrive() {
+        condition.lock()
+        defer { condition.unlock() }
+        arrived += 1
+        if arrived >= count {
+            condition.broadcast()
+            return
+        }
+        let until = Date().addingTimeInterval(10)
+        while arrived < count, condition.wait(until: until) {}
+    }
+}
+
+/// A counter shared by threads.
+final class ThreadCounter: @unchecked Sendable {
+    // @unchecked: `count` is guarded by `lock`.
+    private let lock = NSLock()
+    private var count = 0
+
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
