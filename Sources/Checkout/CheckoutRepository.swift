@@ -23,9 +23,9 @@ public struct CheckoutLogEntry: Sendable, Hashable {
 
 /// All SQL of the coordinator (schema `oms_checkout`). Prepared statements with bound values only.
 ///
-/// Every change of a checkouts row is `UPDATE … WHERE checkout_id = ? AND version = ? AND lease_owner = ?`
-/// together with its log rows in one transaction; zero rows means another instance took the
-/// checkout over (or it changed under us) and the caller stops driving it.
+/// Every change of a checkouts row is one autocommit `UPDATE … WHERE checkout_id = ? AND version = ? AND
+/// lease_owner = ?` that also appends its log entries to `step_log`; zero rows means another instance
+/// took the checkout over (or it changed under us) and the caller stops driving it.
 public struct CheckoutRepository: Sendable {
     let database: MySQLDatabase
 
@@ -86,21 +86,38 @@ public struct CheckoutRepository: Sendable {
         }.map(Self.snapshot)
     }
 
-    /// The step log of a checkout, oldest first.
+    /// The step log of a checkout, oldest first: rows of `checkout_events` (checkouts written before
+    /// the log moved into the row), then the entries of `checkouts.step_log`.
     /// - Throws: `MySQLError`.
     public func log(checkoutID: Int64) async throws -> [CheckoutLogEntry] {
-        let rows = try await database.write { c in
-            try await c.query(
-                "SELECT kind, step, from_phase, to_phase, detail FROM checkout_events WHERE checkout_id = ? ORDER BY event_id",
-                [.int64(checkoutID)])
+        let (legacy, row) = try await database.write { c in
+            (
+                try await c.query(
+                    "SELECT kind, step, from_phase, to_phase, detail FROM checkout_events WHERE checkout_id = ? ORDER BY event_id",
+                    [.int64(checkoutID)]),
+                try await c.queryOne("SELECT step_log FROM checkouts WHERE checkout_id = ?", [.int64(checkoutID)])
+            )
         }
-        return try rows.map { r in
+        var entries = try legacy.map { r in
             CheckoutLogEntry(
                 kind: try r.string("kind"), step: try r.optionalString("step").flatMap(CheckoutStep.init(rawValue:)),
                 fromPhase: try r.optionalString("from_phase").flatMap(CheckoutPhase.init(rawValue:)),
                 toPhase: CheckoutPhase(rawValue: try r.string("to_phase")) ?? .recorded,
                 detail: try r.optionalString("detail"))
         }
+        if let text = try row?.optionalString("step_log") {
+            guard let items = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else {
+                throw MySQLError(kind: .other, message: "checkout \(checkoutID): step_log is not an array of objects")
+            }
+            entries += items.map { item in
+                CheckoutLogEntry(
+                    kind: item["kind"] as? String ?? "", step: (item["step"] as? String).flatMap(CheckoutStep.init(rawValue:)),
+                    fromPhase: (item["from"] as? String).flatMap(CheckoutPhase.init(rawValue:)),
+                    toPhase: (item["to"] as? String).flatMap(CheckoutPhase.init(rawValue:)) ?? .recorded,
+                    detail: item["detail"] as? String)
+            }
+        }
+        return entries
     }
 
     /// Outcome of `insert`.
@@ -124,25 +141,26 @@ public struct CheckoutRepository: Sendable {
         let sagaJSON = try Self.json(saga)
         let requestJSON = try Self.json(request)
         let resultJSON = try outcome.map { try Self.json($0) }
+        let entries = [
+            CheckoutLogEntry(kind: saga.isFinal ? "finished" : "recorded", step: nil, fromPhase: nil,
+                             toPhase: log.first?.fromPhase ?? saga.phase, detail: resultJSON)
+        ] + log
         do {
-            try await database.batchedTransaction { tx in
-                try tx.execute(
+            // One autocommit statement: the row and its first log entries.
+            try await database.write { c in
+                try await c.execute(
                     """
                     INSERT INTO checkouts (checkout_id, idempotency_key, request_hash, phase, saga, request, result,
                       is_open, attempts, next_attempt_at, lease_owner, lease_expires_at, version, created_at, updated_at,
-                      finished_at)
+                      finished_at, step_log)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NOW(6), ?, TIMESTAMPADD(MICROSECOND, ?, NOW(6)), 0, NOW(6), NOW(6),
-                      IF(? = 1, NOW(6), NULL))
+                      IF(? = 1, NOW(6), NULL), \(Self.newLog(count: entries.count)))
                     """,
                     [
                         .int64(checkoutID), .string(idempotencyKey), .string(requestHash), .string(saga.phase.rawValue),
                         .string(sagaJSON), .string(requestJSON), .optional(resultJSON) { .string($0) },
                         .bool(!saga.isFinal), .string(owner), .int64(Self.micros(lease)), .bool(saga.isFinal),
-                    ])
-                try Self.appendLog(
-                    tx, checkoutID: checkoutID, version: 0, owner: owner,
-                    [CheckoutLogEntry(kind: saga.isFinal ? "finished" : "recorded", step: nil, fromPhase: nil,
-                                      toPhase: log.first?.fromPhase ?? saga.phase, detail: resultJSON)] + log)
+                    ] + Self.logBinds(entries, version: 0, owner: owner))
             }
             return .inserted
         } catch let e as MySQLError where e.kind == .duplicateKey {
@@ -155,26 +173,36 @@ public struct CheckoutRepository: Sendable {
         return s * 1_000_000 + atto / 1_000_000_000_000
     }
 
-    /// Appends log rows in one multi-row INSERT (one round trip whatever their number).
-    private static func appendLog(
-        _ tx: MySQLBatchedTransaction, checkoutID: Int64, version: Int64, owner: String, _ entries: [CheckoutLogEntry]
-    ) throws {
-        guard !entries.isEmpty else { return }
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, NOW(6))"
-        var values: [MySQLValue] = []
-        values.reserveCapacity(entries.count * 8)
+    /// One log entry as SQL: a `JSON_OBJECT` the server builds from seven bound scalars, so the text is
+    /// valid JSON in MySQL 8 and MariaDB alike.
+    private static let logObject = """
+        JSON_OBJECT('version', ?, 'kind', ?, 'step', ?, 'from', ?, 'to', ?, 'detail', ?, 'owner', ?,
+          'at', DATE_FORMAT(NOW(6), '%Y-%m-%d %H:%i:%s.%f'))
+        """
+
+    /// The binds of `entries` for as many `logObject`s.
+    private static func logBinds(_ entries: [CheckoutLogEntry], version: Int64, owner: String) -> [MySQLValue] {
+        var binds: [MySQLValue] = []
+        binds.reserveCapacity(entries.count * 7)
         for e in entries {
-            values += [
-                .int64(checkoutID), .int64(version), .string(e.kind), .optional(e.step) { .string($0.rawValue) },
+            binds += [
+                .int64(version), .string(e.kind), .optional(e.step) { .string($0.rawValue) },
                 .optional(e.fromPhase) { .string($0.rawValue) }, .string(e.toPhase.rawValue),
                 .optional(e.detail) { .string($0) }, .string(owner),
             ]
         }
-        try tx.execute(
-            """
-            INSERT INTO checkout_events (checkout_id, version, kind, step, from_phase, to_phase, detail, owner, created_at)
-            VALUES \(Array(repeating: row, count: entries.count).joined(separator: ", "))
-            """, values)
+        return binds
+    }
+
+    /// A new log holding `count` entries (SQL expression).
+    private static func newLog(count: Int) -> String {
+        "JSON_ARRAY(" + Array(repeating: logObject, count: count).joined(separator: ", ") + ")"
+    }
+
+    /// `step_log` with `count` entries appended (SQL expression).
+    private static func appendedLog(count: Int) -> String {
+        "JSON_ARRAY_APPEND(COALESCE(step_log, JSON_ARRAY()), "
+            + Array(repeating: "'$', " + logObject, count: count).joined(separator: ", ") + ")"
     }
 
     /// Writes a new saga state with its log rows, renewing the lease (optimistic lock + lease check).
@@ -194,24 +222,24 @@ public struct CheckoutRepository: Sendable {
     ) async throws -> Int64? {
         let sagaJSON = try Self.json(saga)
         let resultJSON = try outcome.map { try Self.json($0) }
-        return try await database.batchedTransaction { tx in
-            let r = try tx.execute(
+        // One autocommit statement: the row and its log entries change together or not at all.
+        let r = try await database.write { c in
+            try await c.execute(
                 """
                 UPDATE checkouts SET phase = ?, saga = ?, order_id = ?, payment_id = ?, result = ?, is_open = ?,
                   finished_at = IF(? = 1, NOW(6), NULL), lease_expires_at = TIMESTAMPADD(MICROSECOND, ?, NOW(6)),
-                  updated_at = NOW(6), version = version + 1
+                  updated_at = NOW(6), version = version + 1, step_log = \(Self.appendedLog(count: log.count))
                 WHERE checkout_id = ? AND version = ? AND lease_owner = ?
                 """,
                 [
                     .string(saga.phase.rawValue), .string(sagaJSON), .optional(saga.orderID) { .string($0) },
                     .optional(saga.paymentID) { .string($0) }, .optional(resultJSON) { .string($0) },
                     .bool(!saga.isFinal), .bool(saga.isFinal), .int64(Self.micros(lease)),
+                ] + Self.logBinds(log, version: expectedVersion + 1, owner: owner) + [
                     .int64(checkoutID), .int64(expectedVersion), .string(owner),
                 ])
-            guard r.affectedRows == 1 else { return nil }
-            try Self.appendLog(tx, checkoutID: checkoutID, version: expectedVersion + 1, owner: owner, log)
-            return expectedVersion + 1
         }
+        return r.affectedRows == 1 ? expectedVersion + 1 : nil
     }
 
     /// Gives the lease up after a pass that could not finish (a service is down): recovery may
@@ -224,20 +252,19 @@ public struct CheckoutRepository: Sendable {
         retryAfter: Duration
     ) async throws -> Int64? {
         let detail = try Self.json(["reason": reason])
-        return try await database.batchedTransaction { tx in
-            let r = try tx.execute(
+        let entry = CheckoutLogEntry(kind: "deferred", step: nil, fromPhase: phase, toPhase: phase, detail: detail)
+        let r = try await database.write { c in
+            try await c.execute(
                 """
                 UPDATE checkouts SET lease_owner = NULL, lease_expires_at = NOW(6),
-                  next_attempt_at = TIMESTAMPADD(MICROSECOND, ?, NOW(6)), updated_at = NOW(6), version = version + 1
+                  next_attempt_at = TIMESTAMPADD(MICROSECOND, ?, NOW(6)), updated_at = NOW(6), version = version + 1,
+                  step_log = \(Self.appendedLog(count: 1))
                 WHERE checkout_id = ? AND version = ? AND lease_owner = ?
                 """,
-                [.int64(Self.micros(retryAfter)), .int64(checkoutID), .int64(expectedVersion), .string(owner)])
-            guard r.affectedRows == 1 else { return nil }
-            try Self.appendLog(
-                tx, checkoutID: checkoutID, version: expectedVersion + 1, owner: owner,
-                [CheckoutLogEntry(kind: "deferred", step: nil, fromPhase: phase, toPhase: phase, detail: detail)])
-            return expectedVersion + 1
+                [.int64(Self.micros(retryAfter))] + Self.logBinds([entry], version: expectedVersion + 1, owner: owner)
+                    + [.int64(checkoutID), .int64(expectedVersion), .string(owner)])
         }
+        return r.affectedRows == 1 ? expectedVersion + 1 : nil
     }
 
     /// Open checkouts whose lease has expired and whose retry time has come, oldest first.
@@ -258,23 +285,23 @@ public struct CheckoutRepository: Sendable {
     /// - Returns: the new version, or nil when another instance won or the lease is live again.
     /// - Throws: `MySQLError`.
     public func claim(checkoutID: Int64, expectedVersion: Int64, owner: String, lease: Duration) async throws -> Int64? {
-        try await database.batchedTransaction { tx in
-            let r = try tx.execute(
+        // The log entry names the phase the row is in (read by the same statement).
+        let r = try await database.write { c in
+            try await c.execute(
                 """
                 UPDATE checkouts SET lease_owner = ?, lease_expires_at = TIMESTAMPADD(MICROSECOND, ?, NOW(6)),
-                  attempts = attempts + 1, updated_at = NOW(6), version = version + 1
+                  attempts = attempts + 1, updated_at = NOW(6), version = version + 1,
+                  step_log = JSON_ARRAY_APPEND(COALESCE(step_log, JSON_ARRAY()), '$', JSON_OBJECT(
+                    'version', ?, 'kind', 'claimed', 'step', NULL, 'from', phase, 'to', phase, 'detail', NULL,
+                    'owner', ?, 'at', DATE_FORMAT(NOW(6), '%Y-%m-%d %H:%i:%s.%f')))
                 WHERE checkout_id = ? AND version = ? AND is_open = 1 AND lease_expires_at < NOW(6)
                 """,
-                [.string(owner), .int64(Self.micros(lease)), .int64(checkoutID), .int64(expectedVersion)])
-            guard r.affectedRows == 1 else { return nil }
-            guard let row = try tx.queryOne("SELECT phase FROM checkouts WHERE checkout_id = ?", [.int64(checkoutID)]),
-                let phase = CheckoutPhase(rawValue: try row.string("phase"))
-            else { return nil }
-            try Self.appendLog(
-                tx, checkoutID: checkoutID, version: expectedVersion + 1, owner: owner,
-                [CheckoutLogEntry(kind: "claimed", step: nil, fromPhase: phase, toPhase: phase)])
-            return expectedVersion + 1
+                [
+                    .string(owner), .int64(Self.micros(lease)), .int64(expectedVersion + 1), .string(owner),
+                    .int64(checkoutID), .int64(expectedVersion),
+                ])
         }
+        return r.affectedRows == 1 ? expectedVersion + 1 : nil
     }
 
     /// Number of open checkouts (a gauge, and tests).

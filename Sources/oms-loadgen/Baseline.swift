@@ -17,7 +17,7 @@ final class Baseline: Sendable {
         ("orders", "orders"), ("orders", "order_items"), ("orders", "order_events"), ("orders", "order_checkouts"),
         ("orders", "order_search"),
         ("payments", "payment_intents"), ("payments", "payment_events"),
-        ("checkout", "checkouts"), ("checkout", "checkout_events"),
+        ("checkout", "checkouts"),
     ]
 
     let pool: MySQLConnectionPool
@@ -118,38 +118,40 @@ final class Baseline: Sendable {
 
         // 1. Record the checkout.
         var version: Int64 = 0
-        try await pool.withTransaction { tx in
-            try await tx.execute(
-                """
-                INSERT INTO \(s)checkouts (checkout_id, idempotency_key, request_hash, phase, saga, request, is_open, attempts,
-                  next_attempt_at, lease_owner, lease_expires_at, version, created_at, updated_at)
-                VALUES (?, ?, ?, 'reserving', '{}', ?, 1, 1, NOW(6), 'baseline', TIMESTAMPADD(SECOND, 30, NOW(6)), 0, NOW(6), NOW(6))
-                """,
-                [.int64(checkoutID), .string(key), .string(String(repeating: "0", count: 64)),
-                 .string("{\"draft\":{\"customer\":{\"customerID\":\"\(customer)\"}}}")])
-            try await tx.execute(
-                "INSERT INTO \(s)checkout_events (checkout_id, version, kind, to_phase, owner, created_at) VALUES "
-                    + "(?, 0, 'recorded', 'recorded', 'baseline', NOW(6)), (?, 0, 'intent', 'reserving', 'baseline', NOW(6))",
-                [.int64(checkoutID), .int64(checkoutID)])
+        // Like the coordinator: each saga write is one autocommit statement that also appends its log
+        // entries to the row; a step's result and the next step's intent go in one write.
+        func entries(_ events: [(kind: String, to: String)], version: Int64) -> (String, [MySQLValue]) {
+            let object = "JSON_OBJECT('version', ?, 'kind', ?, 'to', ?, 'owner', 'baseline', 'at', DATE_FORMAT(NOW(6), '%Y-%m-%d %H:%i:%s.%f'))"
+            return (
+                Array(repeating: object, count: events.count).joined(separator: ", "),
+                events.flatMap { [MySQLValue.int64(version), .string($0.kind), .string($0.to)] }
+            )
         }
-        // Like the coordinator: a step's result and the next step's intent in one commit, log rows in one INSERT.
+        let (first, firstBinds) = entries([("recorded", "recorded"), ("intent", "reserving")], version: 0)
+        try await pool.execute(
+            """
+            INSERT INTO \(s)checkouts (checkout_id, idempotency_key, request_hash, phase, saga, request, is_open, attempts,
+              next_attempt_at, lease_owner, lease_expires_at, version, created_at, updated_at, step_log)
+            VALUES (?, ?, ?, 'reserving', '{}', ?, 1, 1, NOW(6), 'baseline', TIMESTAMPADD(SECOND, 30, NOW(6)), 0, NOW(6), NOW(6),
+              JSON_ARRAY(\(first)))
+            """,
+            [.int64(checkoutID), .string(key), .string(String(repeating: "0", count: 64)),
+             .string("{\"draft\":{\"customer\":{\"customerID\":\"\(customer)\"}}}")] + firstBinds)
         func phase(_ events: [(kind: String, to: String)], final: Bool = false, outcome: String = "placed") async throws {
             let to = events.last!.to
-            try await pool.withTransaction { tx in
-                let r = try await tx.execute(
-                    """
-                    UPDATE \(s)checkouts SET phase = ?, saga = ?, is_open = ?, result = ?, finished_at = IF(? = 1, NOW(6), NULL),
-                      lease_expires_at = TIMESTAMPADD(SECOND, 30, NOW(6)), updated_at = NOW(6), version = version + 1
-                    WHERE checkout_id = ? AND version = ? AND lease_owner = 'baseline'
-                    """,
-                    [.string(to), .string("{\"phase\":\"\(to)\"}"), .bool(!final), final ? .string("{\"kind\":\"\(outcome)\"}") : .null,
-                     .bool(final), .int64(checkoutID), .int64(version)])
-                guard r.affectedRows == 1 else { throw LoadgenError("baseline: checkout changed concurrently") }
-                try await tx.execute(
-                    "INSERT INTO \(s)checkout_events (checkout_id, version, kind, to_phase, owner, created_at) VALUES "
-                        + Array(repeating: "(?, ?, ?, ?, 'baseline', NOW(6))", count: events.count).joined(separator: ", "),
-                    events.flatMap { [.int64(checkoutID), .int64(version + 1), .string($0.kind), .string($0.to)] })
-            }
+            let (objects, binds) = entries(events, version: version + 1)
+            let appended = objects.isEmpty ? "step_log" : "JSON_ARRAY_APPEND(COALESCE(step_log, JSON_ARRAY()), '$', "
+                + objects.replacingOccurrences(of: "), JSON_OBJECT(", with: "), '$', JSON_OBJECT(") + ")"
+            let r = try await pool.execute(
+                """
+                UPDATE \(s)checkouts SET phase = ?, saga = ?, is_open = ?, result = ?, finished_at = IF(? = 1, NOW(6), NULL),
+                  lease_expires_at = TIMESTAMPADD(SECOND, 30, NOW(6)), updated_at = NOW(6), version = version + 1,
+                  step_log = \(appended)
+                WHERE checkout_id = ? AND version = ? AND lease_owner = 'baseline'
+                """,
+                [.string(to), .string("{\"phase\":\"\(to)\"}"), .bool(!final), final ? .string("{\"kind\":\"\(outcome)\"}") : .null,
+                 .bool(final)] + binds + [.int64(checkoutID), .int64(version)])
+            guard r.affectedRows == 1 else { throw LoadgenError("baseline: checkout changed concurrently") }
             version += 1
         }
 

@@ -1,0 +1,75 @@
+import Checkout
+import Foundation
+import OMSMySQL
+import Testing
+
+@Suite("Checkout repository: one statement per saga write, the log in the row", .serialized)
+struct CheckoutRepositoryTests {
+    @Test func everyWriteAppendsItsLogEntriesAndLosersWriteNothing() async throws {
+        try await CheckoutHarness.run { h in
+            let repo = CheckoutRepository(database: h.database)
+            let id: Int64 = 7_000_001
+            var saga = CheckoutSaga()
+            try saga.apply(.begin(.reserve))
+            let draft = OrderDraft(
+                checkoutID: String(id), customer: CheckoutCustomer(customerID: "c1", name: "C", email: "c@example.test"),
+                lines: [], shippingAddress: CheckoutAddress(name: "C", line1: "1 Main St", city: "Springfield", country: "US"), metadataJSON: "{}", reservationID: String(id))
+            let inserted = try await repo.insert(
+                checkoutID: id, idempotencyKey: "repo-\(id)", requestHash: String(repeating: "0", count: 64), saga: saga,
+                request: StoredRequest(draft: draft, cardLast4: "4242"), outcome: nil, owner: "a", lease: .milliseconds(1),
+                log: [CheckoutLogEntry(kind: "intent", step: .reserve, fromPhase: .recorded, toPhase: .reserving)])
+            guard case .inserted = inserted else {
+                Issue.record("expected inserted, got \(inserted)")
+                return
+            }
+            // A write by the wrong owner or with a stale version changes nothing, its log entry included.
+            var next = saga
+            try next.apply(.reserved)
+            let entry = CheckoutLogEntry(kind: "result", step: .reserve, fromPhase: .reserving, toPhase: .reserved,
+                                         detail: #"{"event":"reserved \"quoted\""}"#)
+            #expect(try await repo.update(
+                checkoutID: id, expectedVersion: 0, owner: "b", saga: next, outcome: nil, log: [entry], lease: .seconds(1)) == nil)
+            #expect(try await repo.update(
+                checkoutID: id, expectedVersion: 5, owner: "a", saga: next, outcome: nil, log: [entry], lease: .seconds(1)) == nil)
+            #expect(try await repo.update(
+                checkoutID: id, expectedVersion: 0, owner: "a", saga: next, outcome: nil, log: [entry], lease: .milliseconds(1)) == 1)
+            #expect(try await repo.deferRetry(
+                checkoutID: id, expectedVersion: 1, owner: "a", phase: .reserved, reason: "inventory down",
+                retryAfter: .milliseconds(1)) == 2)
+            try await Task.sleep(for: .milliseconds(20))
+            #expect(try await repo.claim(checkoutID: id, expectedVersion: 2, owner: "c", lease: .seconds(30)) == 3)
+            #expect(try await repo.claim(checkoutID: id, expectedVersion: 2, owner: "d", lease: .seconds(30)) == nil)
+
+            let log = try await repo.log(checkoutID: id)
+            #expect(log.map(\.kind) == ["recorded", "intent", "result", "deferred", "claimed"])
+            #expect(log[1].step == .reserve && log[1].fromPhase == .recorded && log[1].toPhase == .reserving)
+            #expect(log[2].detail == #"{"event":"reserved \"quoted\""}"#)
+            #expect(log[4].fromPhase == .reserved && log[4].toPhase == .reserved)
+            let stored = try #require(try await repo.find(checkoutID: id))
+            #expect(stored.version == 3 && stored.leaseOwner == "c" && stored.saga == next)
+        }
+    }
+
+    @Test func rowsOfTheOldEventTableAreReadFirst() async throws {
+        try await CheckoutHarness.run { h in
+            let repo = CheckoutRepository(database: h.database)
+            let id: Int64 = 7_000_002
+            let draft = OrderDraft(
+                checkoutID: String(id), customer: CheckoutCustomer(customerID: "c1", name: "C", email: "c@example.test"),
+                lines: [], shippingAddress: CheckoutAddress(name: "C", line1: "1 Main St", city: "Springfield", country: "US"), metadataJSON: "{}", reservationID: String(id))
+            _ = try await repo.insert(
+                checkoutID: id, idempotencyKey: "repo-\(id)", requestHash: String(repeating: "0", count: 64),
+                saga: CheckoutSaga(), request: StoredRequest(draft: draft, cardLast4: "4242"), outcome: nil, owner: "a",
+                lease: .seconds(30))
+            try await h.database.write { c in
+                try await c.execute(
+                    """
+                    INSERT INTO checkout_events (checkout_id, version, kind, step, from_phase, to_phase, detail, owner, created_at)
+                    VALUES (?, 0, 'intent', 'reserve', 'recorded', 'reserving', NULL, 'old', NOW(6))
+                    """, [.int64(id)])
+            }
+            let log = try await repo.log(checkoutID: id)
+            #expect(log.map(\.kind) == ["intent", "recorded"])
+        }
+    }
+}
