@@ -26,6 +26,9 @@ public struct InventoryConfiguration: Sendable {
     public var reserveBatchConcurrency: Int = 4
     /// Timeout of each gate command (`gate-timeout`, default 500 ms); past it the MySQL path is used.
     public var gateTimeout: Duration = .milliseconds(500)
+    /// How long GetProduct may answer from this process's product cache (`product-cache-ttl`, default 1 s;
+    /// 0 = always read MySQL). Upserts through this process take effect at once.
+    public var productCacheTTL: Duration = .seconds(1)
     /// Whether the Redis gate is used at all (`gate-enabled`, default true; false = MySQL only).
     public var gateEnabled: Bool = true
 
@@ -52,6 +55,7 @@ public struct InventoryConfiguration: Sendable {
         reserveBatchConcurrency = try settings.int("reserve-batch-concurrency", default: reserveBatchConcurrency, range: 1...256)
         gateTimeout = try settings.duration("gate-timeout", default: gateTimeout)
         gateEnabled = try settings.bool("gate-enabled", default: gateEnabled)
+        productCacheTTL = try settings.duration("product-cache-ttl", default: productCacheTTL)
         guard defaultReservationTTL >= .seconds(1) else { throw ConfigurationError("--reservation-ttl must be at least 1s") }
         guard reconcileInterval >= .milliseconds(100) else { throw ConfigurationError("--reconcile-interval must be at least 100ms") }
     }

@@ -23,6 +23,8 @@ public final class InventoryService: InventoryV1.InventoryService {
     /// One warm-up per cold SKU at a time in this process (a flash sale's first second would otherwise send
     /// every request to MySQL to warm the same key).
     let warmer = SingleFlight()
+    /// Products recently read for GetProduct (see `ProductCache`).
+    let productCache: ProductCache
 
     /// Creates the service.
     /// - Parameters:
@@ -39,6 +41,7 @@ public final class InventoryService: InventoryV1.InventoryService {
         self.logger = logger
         self.configuration = configuration
         repository = InventoryRepository(database: database)
+        productCache = ProductCache(ttl: configuration.productCacheTTL)
         gate = configuration.gateEnabled
             ? redis.map { StockGate(redis: $0, keys: StockGateKeys(prefix: configuration.redisKeyPrefix), timeout: configuration.gateTimeout) }
             : nil
@@ -372,20 +375,26 @@ public final class InventoryService: InventoryV1.InventoryService {
             attributesJSON: p.attributesJson.isEmpty ? "{}" : p.attributesJson, active: p.active, version: p.version,
             createdAt: Date(), updatedAt: Date())
         return try await guarded("upsertProduct") {
+            defer { productCache.invalidate(record.sku) }
             let (stored, created) = try await repository.upsert(record, expectedVersion: p.version)
             return InventoryV1.UpsertProductResponse(product: Self.proto(stored), created: created)
         }
     }
 
-    /// One product. - Throws: 5 when unknown.
+    /// One product, from the short-lived product cache when it was read within `product-cache-ttl`.
+    /// - Throws: 5 when unknown.
     public func getProduct(_ request: InventoryV1.GetProductRequest, context: ServerContext) async throws
         -> InventoryV1.GetProductResponse
     {
         try request.validate()
+        if let cached = productCache.get(request.sku) {
+            return InventoryV1.GetProductResponse(product: Self.proto(cached))
+        }
         return try await guarded("getProduct") {
             guard let p = try await repository.product(sku: request.sku) else {
                 throw RPCError.notFound("product \(request.sku) not found")
             }
+            productCache.put(p)
             return InventoryV1.GetProductResponse(product: Self.proto(p))
         }
     }
