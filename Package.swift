@@ -100,6 +100,11 @@ let package = Package(
         .target(name: "Shipments", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
         .target(name: "Checkout", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
 
+        // MARK: Load generator core (no I/O: scenario plans, PRNG, pacer, audit rules, latency summaries)
+        .target(
+            name: "OMSLoadgenCore", dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict),
+
         // MARK: SDK and test kit
         .target(name: "OMSClient", dependencies: ["OMSAPI", "OMSRPC", "OMSRPCCore", "OMSProto"], swiftSettings: strict),
         .target(
@@ -120,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "oms-loadgen",
             dependencies: [
-                "OMSClient", "OMSMySQL", "OMSRedis",
+                "OMSLoadgenCore", "OMSClient", "OMSMySQL", "OMSRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ], swiftSettings: strict),
