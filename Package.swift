@@ -149,6 +149,10 @@ let package = Package(
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "ShipmentsTests", dependencies: ["Shipments", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
+        .testTarget(
+            name: "OMSLoadgenCoreTests",
+            dependencies: ["OMSLoadgenCore", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict),
         .testTarget(name: "CheckoutTests", dependencies: ["Checkout", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         // Starts the real executables (OMSTestKit.TestSuite); `swift build --build-tests` builds them first.
         .testTarget(
