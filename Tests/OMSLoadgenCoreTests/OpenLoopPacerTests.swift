@@ -20,11 +20,18 @@ import Testing
     @Test(arguments: [1.0, 4, 100, 250, 1000, 5000])
     func dueCountAndOffsetsAgree(rate: Double) {
         let p = OpenLoopPacer(rate: rate)
+        // One issue listing the first few disagreements, not one per operation.
+        var wrong: [String] = []
         for i in 0..<2000 {
             let at = p.dueOffsetNanoseconds(of: i)
-            #expect(p.dueCount(atNanoseconds: at) == i + 1, "rate \(rate), op \(i)")
-            if i > 0 { #expect(p.dueCount(atNanoseconds: at - 1) == i, "rate \(rate), op \(i)") }
+            if p.dueCount(atNanoseconds: at) != i + 1 {
+                wrong.append("op \(i): \(p.dueCount(atNanoseconds: at)) due at \(at)")
+            }
+            if i > 0 && p.dueCount(atNanoseconds: at - 1) != i {
+                wrong.append("op \(i): \(p.dueCount(atNanoseconds: at - 1)) due at \(at - 1)")
+            }
         }
+        #expect(wrong.isEmpty, "rate \(rate): \(wrong.count) disagreements, first \(wrong.prefix(3))")
     }
 
     @Test func offsetsNeverDecreaseAtAnOddRate() {
