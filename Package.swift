@@ -100,6 +100,11 @@ let package = Package(
         .target(name: "Shipments", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
         .target(name: "Checkout", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
 
+        // MARK: Load generator core (no I/O: scenario plans, PRNG, pacer, audit rules, latency summaries)
+        .target(
+            name: "OMSLoadgenCore", dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict),
+
         // MARK: SDK and test kit
         .target(name: "OMSClient", dependencies: ["OMSAPI", "OMSRPC", "OMSRPCCore", "OMSProto"], swiftSettings: strict),
         .target(
@@ -120,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "oms-loadgen",
             dependencies: [
-                "OMSClient", "OMSMySQL", "OMSRedis",
+                "OMSLoadgenCore", "OMSClient", "OMSMySQL", "OMSRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ], swiftSettings: strict),
@@ -144,6 +149,10 @@ let package = Package(
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "ShipmentsTests", dependencies: ["Shipments", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
+        .testTarget(
+            name: "OMSLoadgenCoreTests",
+            dependencies: ["OMSLoadgenCore", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict),
         .testTarget(name: "CheckoutTests", dependencies: ["Checkout", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         // Starts the real executables (OMSTestKit.TestSuite); `swift build --build-tests` builds them first.
         .testTarget(

@@ -177,6 +177,7 @@ public final class TestSuite: Sendable {
 
     private func allServicesReversed() -> [String] { Self.allServices.reversed() }
 
+    /// `OMS_BIN_DIR`, else the nearest ancestor of the test binary holding `oms-inventory`, else `.build/debug`.
     static func defaultBinDirectory() -> URL {
         if let dir = ProcessInfo.processInfo.environment["OMS_BIN_DIR"], !dir.isEmpty {
             return URL(fileURLWithPath: dir)

@@ -1,4 +1,5 @@
 import Foundation
+import OMSLoadgenCore
 
 /// Drives operations `0..<total` (or until `duration` has passed) in closed or open loop.
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import Histogram
+import OMSLoadgenCore
 
 /// A lock-protected box; the lock is never held across an `await`.
 final class Protected<Value>: @unchecked Sendable {
@@ -16,18 +17,6 @@ final class Protected<Value>: @unchecked Sendable {
         defer { lock.unlock() }
         return try body(&value)
     }
-}
-
-/// What one checkout answered, as the load generator classifies it.
-enum CheckoutResultKind: String, Sendable, Codable, CaseIterable {
-    case placed
-    case outOfStock = "out_of_stock"
-    case declined = "payment_declined"
-    case invalid = "invalid_request"
-    /// A business rejection of another kind (a step failed and was compensated).
-    case failed
-    case inProgress = "in_progress"
-    case error
 }
 
 /// Counters and latency histograms of a run (thread-safe). Latencies are in microseconds, from the time an
@@ -142,31 +131,5 @@ extension Duration {
     var seconds: Double {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18
-    }
-}
-
-/// Latency summary of one histogram, in milliseconds.
-struct LatencySummary: Codable, Sendable {
-    var count: UInt64
-    var p50: Double
-    var p90: Double
-    var p99: Double
-    var p999: Double
-    var max: Double
-    var mean: Double
-
-    init(_ h: Histogram<UInt64>) {
-        count = h.totalCount
-        func ms(_ v: UInt64) -> Double { Double(v) / 1000 }
-        if h.totalCount == 0 {
-            p50 = 0; p90 = 0; p99 = 0; p999 = 0; max = 0; mean = 0
-        } else {
-            p50 = ms(h.valueAtPercentile(50))
-            p90 = ms(h.valueAtPercentile(90))
-            p99 = ms(h.valueAtPercentile(99))
-            p999 = ms(h.valueAtPercentile(99.9))
-            max = ms(h.max)
-            mean = h.mean / 1000
-        }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OMSAPI
 import OMSClient
+import OMSLoadgenCore
 
 /// A problem of the load generator itself (configuration, setup).
 struct LoadgenError: Error, CustomStringConvertible {

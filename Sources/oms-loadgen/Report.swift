@@ -1,4 +1,5 @@
 import Foundation
+import OMSLoadgenCore
 
 /// Human summaries and the JSON encoding of results.
 enum Report {
@@ -13,19 +14,8 @@ enum Report {
 
     static func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
 
-    /// The audit verdicts, one rule per line, violations indented below.
-    static func auditText(_ report: AuditReport) -> String {
-        var out = "audit: \(report.passed ? "PASSED" : "FAILED")\n"
-        for c in report.checks {
-            let status = c.skipped != nil ? "skip" : (c.passed ? " ok " : "FAIL")
-            out += "  [\(status)] \(c.name.padding(toLength: 26, withPad: " ", startingAt: 0)) "
-                + "\(c.examined) examined" + (c.passed ? "" : ", \(c.violationCount) violation(s)")
-                + (c.skipped.map { " (\($0))" } ?? "") + "\n"
-            for v in c.violations { out += "         - \(v)\n" }
-            if c.violationCount > c.violations.count { out += "         … and \(c.violationCount - c.violations.count) more\n" }
-        }
-        return out
-    }
+    /// The audit verdicts, one rule per line, violations indented below (`AuditReport.text`).
+    static func auditText(_ report: AuditReport) -> String { report.text }
 
     /// The end-of-run summary.
     static func summaryText(_ r: RunResult) -> String {

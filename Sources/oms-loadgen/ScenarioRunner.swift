@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OMSAPI
 import OMSClient
+import OMSLoadgenCore
 
 /// The JSON result of a run (`--json-out`).
 struct RunResult: Codable, Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import OMSAPI
 import OMSClient
+import OMSLoadgenCore
 
 /// Sends the load's RPCs through the SDK (several connections, round-robin) and classifies the answers.
 struct SuiteDriver: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OMSMySQL
 import OMSRedis
+import OMSLoadgenCore
 
 /// Which data an audit looks at.
 struct AuditScope: Sendable {

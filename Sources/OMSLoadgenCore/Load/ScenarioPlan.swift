@@ -1,7 +1,7 @@
 /// Deterministic plans of the load scenarios: which SKUs, quantities, cards and reads each
 /// operation uses, derived only from the run seed and the operation's index.
 ///
-/// Pure; no I/O. Kept free of RPC types so it can move into a library and be unit-tested.
+/// Pure; no I/O and no RPC types: `oms-loadgen`'s `SuiteDriver` turns a plan into requests.
 
 /// The two sandbox cards of the payments service.
 public enum SandboxCards {
@@ -13,9 +13,14 @@ public enum SandboxCards {
 
 /// One line of a planned cart: the SKU's rank in the catalog and the quantity.
 public struct PlannedLine: Sendable, Hashable, Codable {
+    /// Rank of the SKU in the run's catalog (0: the most popular, or the flash sale's hot SKU).
     public var skuIndex: Int
+    /// Units (≥ 1).
     public var quantity: Int64
 
+    /// - Parameters:
+    ///   - skuIndex: the SKU's rank in the catalog.
+    ///   - quantity: units.
     public init(skuIndex: Int, quantity: Int64) {
         self.skuIndex = skuIndex
         self.quantity = quantity
@@ -33,6 +38,11 @@ public struct PlannedCheckout: Sendable, Hashable, Codable {
     /// Whether the buyer pays with the declining card.
     public var declinedCard: Bool
 
+    /// - Parameters:
+    ///   - index: operation index.
+    ///   - customer: customer number.
+    ///   - lines: the cart.
+    ///   - declinedCard: whether the declining sandbox card pays.
     public init(index: Int, customer: Int, lines: [PlannedLine], declinedCard: Bool) {
         self.index = index
         self.customer = customer
@@ -46,6 +56,7 @@ public struct PlannedCheckout: Sendable, Hashable, Codable {
 
 /// One operation of a mixed workload.
 public enum PlannedOperation: Sendable, Hashable {
+    /// Place an order.
     case checkout(PlannedCheckout)
     /// Browse a product page.
     case getProduct(skuIndex: Int)
@@ -67,13 +78,20 @@ public enum PlannedOperation: Sendable, Hashable {
 
 /// The flash sale: `buyers` buyers for one hot SKU (index 0).
 public struct FlashSalePlan: Sendable, Hashable {
+    /// The run seed.
     public var seed: UInt64
+    /// Buyers, one checkout each.
     public var buyers: Int
     /// Share of buyers (0...1) paying with the declining card.
     public var declineRate: Double
     /// Largest cart quantity; quantities 1...max, weighted towards 1 (weights 1/q²).
     public var maxQuantity: Int
 
+    /// - Parameters:
+    ///   - seed: the run seed.
+    ///   - buyers: buyers (≥ 0).
+    ///   - declineRate: share of declined cards (0...1).
+    ///   - maxQuantity: largest cart quantity (≥ 1).
     public init(seed: UInt64, buyers: Int, declineRate: Double, maxQuantity: Int) {
         precondition(buyers >= 0 && (0...1).contains(declineRate) && maxQuantity >= 1)
         self.seed = seed
@@ -106,6 +124,7 @@ public struct FlashSalePlan: Sendable, Hashable {
 
 /// The mixed workload over a catalog with Zipf popularity.
 public struct MixedPlan: Sendable {
+    /// The run seed.
     public var seed: UInt64
     /// Catalog size.
     public var catalogSize: Int
@@ -122,6 +141,15 @@ public struct MixedPlan: Sendable {
     /// Popularity of SKUs.
     public let popularity: ZipfSampler
 
+    /// - Parameters:
+    ///   - seed: the run seed.
+    ///   - catalogSize: SKUs (≥ 1).
+    ///   - customers: customers (≥ 1).
+    ///   - checkoutShare: share of checkouts (0...1).
+    ///   - declineRate: share of declined cards among checkouts (0...1).
+    ///   - maxLines: most lines per cart (capped at `catalogSize`).
+    ///   - maxQuantity: most units per line.
+    ///   - zipfExponent: popularity exponent of the catalog (0: uniform).
     public init(
         seed: UInt64, catalogSize: Int, customers: Int, checkoutShare: Double, declineRate: Double, maxLines: Int,
         maxQuantity: Int, zipfExponent: Double

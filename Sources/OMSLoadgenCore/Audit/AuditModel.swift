@@ -1,7 +1,7 @@
 /// Plain facts read from the suite's databases and Redis, and the result of the audit rules over them.
 ///
-/// No I/O here: `AuditCollector` fills an `AuditSnapshot`, `AuditRules.evaluate` judges it. Both halves are
-/// written so they can move into a library module (proposed: `OMSAudit`) that omsctl and tests can use.
+/// No I/O here: `oms-loadgen`'s `AuditCollector` fills an `AuditSnapshot` from MySQL and Redis,
+/// `AuditRules.evaluate` judges it. Tests build snapshots by hand (Tests/OMSLoadgenCoreTests).
 
 /// One SKU as MySQL (and Redis) see it.
 public struct SkuFacts: Sendable, Hashable, Codable {
@@ -210,12 +210,37 @@ public struct AuditCheck: Sendable, Hashable, Codable {
     /// Set when the rule could not run (e.g. Redis not reachable); a skipped rule does not fail the audit.
     public var skipped: String?
 
+    /// Whether the rule found nothing (a skipped rule passes).
     public var passed: Bool { violationCount == 0 }
+
+    /// - Parameters:
+    ///   - name: stable rule name.
+    ///   - summary: what the rule asserts.
+    ///   - examined: items looked at.
+    ///   - violations: the listed violations.
+    ///   - violationCount: all violations (at least `violations.count`).
+    ///   - skipped: why the rule did not run, or nil.
+    public init(
+        name: String, summary: String, examined: Int, violations: [String], violationCount: Int, skipped: String? = nil
+    ) {
+        self.name = name
+        self.summary = summary
+        self.examined = examined
+        self.violations = violations
+        self.violationCount = violationCount
+        self.skipped = skipped
+    }
 }
 
 /// All verdicts.
 public struct AuditReport: Sendable, Hashable, Codable {
+    /// One verdict per rule, in the order of `AuditRules.evaluate`.
     public var checks: [AuditCheck]
+
+    /// - Parameter checks: the verdicts.
+    public init(checks: [AuditCheck]) {
+        self.checks = checks
+    }
 
     /// Whether every rule that ran found nothing.
     public var passed: Bool { checks.allSatisfy(\.passed) }

@@ -2,7 +2,7 @@
 /// choices, whatever the concurrency: every operation derives its own generator from the run seed and
 /// its index (`SplitMix64(seed:stream:)`), so the order in which tasks run does not matter.
 ///
-/// Pure; no I/O. Kept free of loadgen dependencies so it can move into a library (e.g. `OMSAudit`/`OMSLoad`).
+/// Pure; no I/O.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
@@ -20,6 +20,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         state = mixer.next() ^ stream
     }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
