@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OMSAPI
+import OMSCore
 import OMSMySQL
 import OMSProto
 import OMSRPCCore
@@ -233,8 +234,7 @@ public struct OrdersService: OrdersV1.OrdersService {
             "name": a.name, "line1": a.line1, "line2": a.line2, "city": a.city, "region": a.region,
             "postal_code": a.postalCode, "country": a.country, "phone": a.phone,
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return JSONText.object(object)
     }
 
     static func address(_ json: String) -> CommonV1.Address {
