@@ -11,6 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 CALLERS="${OMS_BENCH_CALLERS:-128}"
 SECS="${OMS_BENCH_SECONDS:-15}"
+CATALOG="${OMS_BENCH_CATALOG:-cpubench-}"
 BIN="${OMS_BIN:-$(swift build -c release --show-bin-path)}"
 [ -x "$BIN/oms-loadgen" ] || { echo "bench-cpu: $BIN/oms-loadgen is not built; run make build-release" >&2; exit 3; }
 OUT="$(mktemp -d)"
@@ -27,10 +28,10 @@ snapshot() {
 
 # Warm-up (creates the catalog once, fills caches and pools); not measured.
 "$BIN/oms-loadgen" mixed --checkout-share 1.0 --concurrency "$CALLERS" --duration 3 --baseline-seconds 0 \
-    --catalog-prefix "cpubench-" --no-progress --quiet --no-audit --json-out "$OUT/warm.json" > "$OUT/warm.txt" 2>&1
+    --catalog-prefix "$CATALOG" --no-progress --quiet --no-audit --json-out "$OUT/warm.json" > "$OUT/warm.txt" 2>&1
 snapshot > "$OUT/before"
 "$BIN/oms-loadgen" mixed --checkout-share 1.0 --concurrency "$CALLERS" --duration "$SECS" --baseline-seconds 0 \
-    --catalog-prefix "cpubench-" --no-progress --quiet --no-audit --json-out "$OUT/run.json" > "$OUT/run.txt" 2>&1
+    --catalog-prefix "$CATALOG" --no-progress --quiet --no-audit --json-out "$OUT/run.json" > "$OUT/run.txt" 2>&1
 snapshot > "$OUT/after"
 placed="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["placed"])' "$OUT/run.json")"
 grep -E '^checkouts' "$OUT/run.txt"

@@ -66,6 +66,12 @@ run checkout-only mixed --catalog-prefix "$CAT" --checkout-share 1 --concurrency
 run flash-sale flash-sale --buyers "$FLASH_BUYERS" --units "$FLASH_UNITS" --decline-rate 0.1 --concurrency 1000
 run flash-sale-c100 flash-sale --buyers "$FLASH_BUYERS" --units "$FLASH_UNITS" --decline-rate 0.1 --concurrency 100
 
+# 5. CPU time per placed order, per process (what limits the suite on this box).
+log "cpu: tools/bench-cpu.sh with $best callers"
+OMS_BENCH_CALLERS="$best" OMS_BENCH_SECONDS="$SECS" OMS_BENCH_CATALOG="$CAT" OMS_BIN="$BIN" tools/bench-cpu.sh \
+    > "$OUT/cpu.txt" 2>&1 || log "cpu measurement failed (see $OUT/cpu.txt)"
+cat "$OUT/cpu.txt" >&2
+
 # Figures into docs/benchmarks.md (between the markers; the rest of the file is prose).
 "$PY" - "$OUT" "$best" "$LEVELS" "$SECS" <<'PYEOF'
 import json, os, platform, subprocess, sys, datetime
@@ -121,6 +127,15 @@ for fs in [load("flash-sale"), load("flash-sale-c100")]:
         f(fs["first_out_of_stock_seconds"], 2) if fs.get("first_out_of_stock_seconds") is not None else "-",
         f(fs["rejections_per_second"]), fs["counts"]["declined"], fs["counts"]["out_of_stock"], fs["counts"]["errors"],
         f(fs["checkout_latency_ms"]["p99"], 2), audit(fs)))
+cpu = ["| process | CPU s | ms of CPU per placed order |", "|---|---:|---:|"]
+try:
+    for line in open(os.path.join(out, "cpu.txt")):
+        parts = line.split()
+        if len(parts) >= 6 and parts[2] == "s" and parts[3] == "CPU":
+            name = "**total**" if parts[0] == "total" else parts[0]
+            cpu.append("| %s | %s | %s |" % (name, parts[1], parts[4]))
+except Exception:
+    cpu = []
 def sh(cmd):
     try: return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
     except Exception: return "?"
@@ -130,7 +145,8 @@ env = "%s, %s CPU(s), %s; MariaDB %s; commit %s" % (
 body = ["<!-- bench:begin (written by tools/bench.sh; edit outside the markers) -->",
         "Measured %s UTC on %s. Raw results: `%s`. %s s per run." % (
             datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), env, os.path.relpath(out), secs),
-        "", "### Throughput and latency (mixed workload)", ""] + rows + ["", ratio, "", "### Flash sale", ""] + flash + [
+        "", "#### Throughput and latency (mixed workload)", ""] + rows + ["", ratio, "", "#### Flash sale", ""] + flash + (
+        ["", "#### CPU per placed order (checkout only, %s callers; `tools/bench-cpu.sh`)" % best, ""] + cpu if len(cpu) > 2 else []) + [
         "<!-- bench:end -->"]
 path = "docs/benchmarks.md"
 text = open(path).read() if os.path.exists(path) else "# Suite benchmarks\n\n<!-- bench:begin -->\n<!-- bench:end -->\n"
