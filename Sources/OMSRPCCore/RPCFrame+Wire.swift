@@ -25,7 +25,23 @@ extension RPCFrame {
     public func withEncoding<R>(
         _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> R
     ) rethrows -> R {
-        try RpcV1.Frame(self).withPackedEncoding(body)
+        switch kind {
+        case .call(let call)?:
+            // The hot paths build the protoc-c structs directly (same bytes: entries sorted by key).
+            return try call.metadata.withSortedEntries { entries in
+                try RpcV1.Frame.withPackedCall(
+                    callID: callID, method: call.method, timeoutMs: call.timeoutMs, metadata: entries,
+                    payload: call.payload, body)
+            }
+        case .reply(let reply)?:
+            return try reply.metadata.withSortedEntries { entries in
+                try RpcV1.Frame.withPackedReply(
+                    callID: callID, code: reply.code, message: reply.message, payload: reply.payload,
+                    metadata: entries, body)
+            }
+        case .cancel?, .goAway?, nil:
+            return try RpcV1.Frame(self).withPackedEncoding(body)
+        }
     }
 
     /// The protobuf encoding of the frame, without the length prefix.
@@ -57,19 +73,47 @@ extension RPCFrame {
     /// - Parameter bytes: Exactly the N bytes that followed the length prefix.
     /// - Throws: `FrameDecodingError` when the bytes are not a valid encoding.
     public init(decoding bytes: some Collection<UInt8>) throws {
-        do {
-            self.init(try RpcV1.Frame(serializedBytes: bytes))
-        } catch let error as ProtoDecodingError {
-            throw FrameDecodingError(error.message)
+        if let frame = try bytes.withContiguousStorageIfAvailable({ try RPCFrame(decodingBytesIn: UnsafeRawBufferPointer($0)) }) {
+            self = frame
+        } else {
+            self = try Array(bytes).withUnsafeBytes { try RPCFrame(decodingBytesIn: $0) }
         }
     }
 
     /// Decodes one frame in place from the bytes a socket delivered (no length prefix).
+    ///
+    /// libprotobuf-c unpacks the bytes; the call model is read straight from the protoc-c struct
+    /// (one copy of each string and payload, one metadata dictionary).
     /// - Parameter bytes: Exactly the N bytes that followed the length prefix.
     /// - Throws: `FrameDecodingError` when the bytes are not a valid encoding.
     public init(decodingBytesIn bytes: UnsafeRawBufferPointer) throws {
         do {
-            self.init(try RpcV1.Frame(packedBytes: bytes))
+            self = try RpcV1.Frame.withUnpacked(bytes) { view in
+                let kind: Kind?
+                switch view.kind {
+                case .none:
+                    kind = nil
+                case .call:
+                    let call = view.call!
+                    kind = .call(
+                        Call(
+                            method: String(decoding: call.method, as: UTF8.self), timeoutMs: call.timeoutMs,
+                            metadata: Metadata(wireEntries: call.metadataCount, call.metadataEntry),
+                            payload: [UInt8](call.payload)))
+                case .reply:
+                    let reply = view.reply!
+                    kind = .reply(
+                        Reply(
+                            code: reply.code, message: reply.message.isEmpty ? "" : String(decoding: reply.message, as: UTF8.self),
+                            payload: [UInt8](reply.payload),
+                            metadata: Metadata(wireEntries: reply.metadataCount, reply.metadataEntry)))
+                case .cancel:
+                    kind = .cancel
+                case .goAway:
+                    kind = .goAway(GoAway(reason: String(decoding: view.goAwayReason, as: UTF8.self)))
+                }
+                return RPCFrame(callID: view.callID, kind: kind)
+            }
         } catch let error as ProtoDecodingError {
             throw FrameDecodingError(error.message)
         }
