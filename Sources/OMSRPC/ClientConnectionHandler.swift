@@ -23,18 +23,25 @@ extension RPCError {
 
 /// One call of the client waiting for its reply.
 ///
-/// `@unchecked Sendable`: it is created by the calling task and handed to the connection's
-/// event loop; every mutable field is read and written on that event loop only.
+/// `@unchecked Sendable`: it is created by the calling task, which sets `continuation` before it
+/// hands the call to the connection's event loop (through a lock); from then on every mutable
+/// field is read and written on that event loop only.
 final class ClientCall: @unchecked Sendable {
     let id: UInt64
     let method: String
+    /// The length-prefixed `Call` frame, until it is written.
+    var frame: ByteBuffer?
+    /// When to give up locally (answering 4 and sending `Cancel`).
+    let timeout: TimeAmount?
     var continuation: UnsafeContinuation<[UInt8], any Error>?
     var cancelled = false
     var startedAt = NIODeadline.distantPast
 
-    init(id: UInt64, method: String) {
+    init(id: UInt64, method: String, frame: ByteBuffer, timeout: TimeAmount?) {
         self.id = id
         self.method = method
+        self.frame = frame
+        self.timeout = timeout
     }
 
     /// Resumes the caller once; later results are dropped.
@@ -142,11 +149,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     // MARK: Calls (invoked on the event loop by RPCClient)
 
     /// Registers the call and writes its frame.
-    /// - Parameters:
-    ///   - call: The call, with its continuation set.
-    ///   - frame: The length-prefixed `Call` frame.
-    ///   - timeout: When to give up locally (answering 4 and sending `Cancel`).
-    func start(_ call: ClientCall, frame: ByteBuffer, timeout: TimeAmount?) {
+    /// - Parameter call: The call, with its continuation and frame set.
+    func start(_ call: ClientCall) {
+        guard let frame = call.frame else { return }
+        call.frame = nil
         if call.cancelled {
             call.finish(.failure(RPCError(.cancelled, "cancelled")))
             return
@@ -160,7 +166,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         call.startedAt = now
         pending[call.id] = call
         gauges.callsInFlight.increment()
-        if let timeout {
+        if let timeout = call.timeout {
             // Call ids are never reused on a connection, so the id alone identifies the call.
             deadlines.add(
                 .init(deadline: now + timeout, callID: call.id, sequence: 0), on: context.eventLoop,
