@@ -9,12 +9,14 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
     public init() { storage = [:] }
     public init(_ dictionary: [String: String]) {
         storage = [:]
-        storage.reserveCapacity(dictionary.count)
+        // Never for 0: reserving on the empty singleton allocates storage.
+        if !dictionary.isEmpty { storage.reserveCapacity(dictionary.count) }
         for (k, v) in dictionary { storage[Self.normalized(k)] = v }
     }
     public init(dictionaryLiteral elements: (String, String)...) {
         storage = [:]
-        storage.reserveCapacity(elements.count)
+        // Never for 0: `[:]` is the common literal, and reserving allocates storage.
+        if !elements.isEmpty { storage.reserveCapacity(elements.count) }
         for (k, v) in elements { storage[Self.normalized(k)] = v }
     }
 
