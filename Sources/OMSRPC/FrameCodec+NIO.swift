@@ -86,15 +86,22 @@ extension ByteBufferAllocator {
     /// A buffer holding exactly the length-prefixed encoding of `frame`.
     /// - Parameter frame: The frame to encode.
     func buffer(frame: RPCFrame) -> ByteBuffer {
-        frame.withEncoding { size, pack in
-            var buffer = self.buffer(capacity: FrameLengthPrefix.size + size)
-            buffer.writeInteger(UInt32(truncatingIfNeeded: size), endianness: .big)
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
-                pack(UnsafeMutableRawBufferPointer(rebasing: out[..<size]))
-                return size
-            }
-            return buffer
+        var buffer: ByteBuffer?
+        frame.encode { size, pack in
+            buffer = self.buffer(size: size, pack)
         }
+        return buffer!
+    }
+
+    /// A buffer holding the 4-byte length and the `size` bytes `pack` writes.
+    private func buffer(size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) -> ByteBuffer {
+        var buffer = self.buffer(capacity: FrameLengthPrefix.size + size)
+        buffer.writeInteger(UInt32(truncatingIfNeeded: size), endianness: .big)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+            pack(UnsafeMutableRawBufferPointer(rebasing: out[..<size]))
+            return size
+        }
+        return buffer
     }
 }
 
@@ -111,16 +118,12 @@ extension ByteBufferAllocator {
         callID: UInt64, method: String, timeoutMs: UInt32, metadata: UnsafeBufferPointer<RpcV1.MetadataEntry>,
         payload: [UInt8]
     ) -> ByteBuffer {
+        var buffer: ByteBuffer?
         RpcV1.Frame.withPackedCall(
             callID: callID, method: method, timeoutMs: timeoutMs, metadata: metadata, payload: payload
         ) { size, pack in
-            var buffer = self.buffer(capacity: FrameLengthPrefix.size + size)
-            buffer.writeInteger(UInt32(truncatingIfNeeded: size), endianness: .big)
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
-                pack(UnsafeMutableRawBufferPointer(rebasing: out[..<size]))
-                return size
-            }
-            return buffer
+            buffer = self.buffer(size: size, pack)
         }
+        return buffer!
     }
 }

@@ -26,21 +26,38 @@ extension RPCFrame {
         _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> R
     ) rethrows -> R {
         switch kind {
+        case .call?, .reply?:
+            var result: R?
+            try encode { size, pack in
+                result = try withoutActuallyEscaping(pack) { pack in try body(size, pack) }
+            }
+            return result!
+        case .cancel?, .goAway?, nil:
+            return try RpcV1.Frame(self).withPackedEncoding(body)
+        }
+    }
+
+    /// `withEncoding` without a generic result, for the transport's hot paths: a generic
+    /// function called from another module runs unspecialised (type metadata looked up at run
+    /// time per frame). `body` keeps what it builds in a local variable.
+    /// - Parameter body: Receives N; may call `pack` once with at least N writable bytes.
+    public func encode(_ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> Void) rethrows {
+        switch kind {
         case .call(let call)?:
-            // The hot paths build the protoc-c structs directly (same bytes: entries sorted by key).
-            return try call.metadata.withSortedEntries { entries in
+            // Built directly as protoc-c structs (same bytes: entries sorted by key).
+            try call.metadata.withSortedEntries { entries in
                 try RpcV1.Frame.withPackedCall(
                     callID: callID, method: call.method, timeoutMs: call.timeoutMs, metadata: entries,
                     payload: call.payload, body)
             }
         case .reply(let reply)?:
-            return try reply.metadata.withSortedEntries { entries in
+            try reply.metadata.withSortedEntries { entries in
                 try RpcV1.Frame.withPackedReply(
                     callID: callID, code: reply.code, message: reply.message, payload: reply.payload,
                     metadata: entries, body)
             }
         case .cancel?, .goAway?, nil:
-            return try RpcV1.Frame(self).withPackedEncoding(body)
+            try RpcV1.Frame(self).withPackedEncoding(body)
         }
     }
 
@@ -87,8 +104,9 @@ extension RPCFrame {
     /// - Parameter bytes: Exactly the N bytes that followed the length prefix.
     /// - Throws: `FrameDecodingError` when the bytes are not a valid encoding.
     public init(decodingBytesIn bytes: UnsafeRawBufferPointer) throws {
+        var frame = RPCFrame(callID: 0, kind: nil)
         do {
-            self = try RpcV1.Frame.withUnpacked(bytes) { view in
+            try RpcV1.Frame.withUnpacked(bytes) { view in
                 let kind: Kind?
                 switch view.kind {
                 case .none:
@@ -112,10 +130,11 @@ extension RPCFrame {
                 case .goAway:
                     kind = .goAway(GoAway(reason: String(decoding: view.goAwayReason, as: UTF8.self)))
                 }
-                return RPCFrame(callID: view.callID, kind: kind)
+                frame = RPCFrame(callID: view.callID, kind: kind)
             }
         } catch let error as ProtoDecodingError {
             throw FrameDecodingError(error.message)
         }
+        self = frame
     }
 }

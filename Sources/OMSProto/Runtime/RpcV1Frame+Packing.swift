@@ -56,11 +56,12 @@ extension RpcV1.Frame {
     ///   - payload: `Call.payload`.
     ///   - body: Receives N; may call `pack` once with at least N writable bytes. Neither
     ///     argument may be used after `body` returns.
-    /// - Returns: What `body` returns.
-    public static func withPackedCall<R>(
+    ///
+    /// Not generic (see `RpcV1.Frame.withUnpacked`): the caller keeps its result in a local variable.
+    public static func withPackedCall(
         callID: UInt64, method: String, timeoutMs: UInt32, metadata: UnsafeBufferPointer<RpcV1.MetadataEntry>,
-        payload: [UInt8], _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> R
-    ) rethrows -> R {
+        payload: [UInt8], _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> Void
+    ) rethrows {
         try payload.withUnsafeBufferPointer { payloadBytes in
             try ProtoArena.withScratch { arena in
                 let call = arena.allocate(Oms__Rpc__V1__Call.self)
@@ -85,7 +86,7 @@ extension RpcV1.Frame {
                 frame.pointee.call_id = callID
                 frame.pointee.kind_case = .init(rawValue: 2)
                 frame.pointee.call = call
-                return try ProtoRuntime.withPacked(UnsafeRawPointer(frame), body)
+                try ProtoRuntime.withPacked(UnsafeRawPointer(frame), body)
             }
         }
     }
@@ -98,12 +99,11 @@ extension RpcV1.Frame {
     ///   - payload: `Reply.payload`.
     ///   - metadata: `Reply.metadata` entries, in the order to write them.
     ///   - body: Receives N; may call `pack` once with at least N writable bytes.
-    /// - Returns: What `body` returns.
-    public static func withPackedReply<R>(
+    public static func withPackedReply(
         callID: UInt64, code: Int32, message: String, payload: [UInt8],
         metadata: UnsafeBufferPointer<RpcV1.MetadataEntry>,
-        _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> R
-    ) rethrows -> R {
+        _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> Void
+    ) rethrows {
         try payload.withUnsafeBufferPointer { payloadBytes in
             try ProtoArena.withScratch { arena in
                 let reply = arena.allocate(Oms__Rpc__V1__Reply.self)
@@ -128,7 +128,7 @@ extension RpcV1.Frame {
                 frame.pointee.call_id = callID
                 frame.pointee.kind_case = .init(rawValue: 3)
                 frame.pointee.reply = reply
-                return try ProtoRuntime.withPacked(UnsafeRawPointer(frame), body)
+                try ProtoRuntime.withPacked(UnsafeRawPointer(frame), body)
             }
         }
     }

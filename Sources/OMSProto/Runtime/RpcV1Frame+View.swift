@@ -103,17 +103,16 @@ extension RpcV1 {
 extension RpcV1.Frame {
     /// Validates `bytes`, unpacks them with libprotobuf-c into the thread's scratch arena and
     /// hands `body` a view of the result; the arena is reset when `body` returns.
+    ///
+    /// Not generic: a generic entry point called from another module runs unspecialised and
+    /// looks up type metadata at run time on every frame.
     /// - Parameters:
     ///   - bytes: Exactly the frame's bytes (no length prefix).
     ///   - body: Reads the frame; must copy whatever it keeps.
-    /// - Returns: What `body` returns.
-    /// - Throws: `ProtoDecodingError` when the bytes are not a valid `oms.rpc.v1.Frame`, or what
-    ///   `body` throws.
-    public static func withUnpacked<R>(
-        _ bytes: UnsafeRawBufferPointer, _ body: (RpcV1.FrameView) throws -> R
-    ) throws -> R {
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid `oms.rpc.v1.Frame`.
+    public static func withUnpacked(_ bytes: UnsafeRawBufferPointer, _ body: (RpcV1.FrameView) -> Void) throws {
         try ProtoRuntime.withUnpacked(RpcV1.Frame.self, bytes) { c in
-            try body(RpcV1.FrameView(c: c))
+            body(RpcV1.FrameView(c: c))
         }
     }
 }
