@@ -63,6 +63,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var goneAway = false
     private var closing = false
     private var flushScheduled = false
+    /// Inside `startBatch`: frames written meanwhile are flushed once at its end.
+    private var batching = false
+    private var batchWrote = false
     private var metrics = RPCMethodMetricsCache(side: .client)
     /// One timer for the local deadlines of every pending call (see `CallDeadlineTimer`).
     private var deadlines = CallDeadlineTimer()
@@ -147,6 +150,18 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     // MARK: Calls (invoked on the event loop by RPCClient)
+
+    /// Starts calls handed over together, with one flush for all their frames.
+    /// - Parameter calls: The calls, with their continuations and frames set.
+    func startBatch(_ calls: [ClientCall]) {
+        batching = true
+        for call in calls { start(call) }
+        batching = false
+        if batchWrote {
+            batchWrote = false
+            context?.flush()
+        }
+    }
 
     /// Registers the call and writes its frame.
     /// - Parameter call: The call, with its continuation and frame set.
@@ -247,6 +262,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func write(_ buffer: ByteBuffer) {
         guard let context else { return }
         context.write(wrapOutboundOut(buffer), promise: nil)
+        if batching {
+            batchWrote = true
+            return
+        }
         guard !flushScheduled else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute { [self] in

@@ -151,8 +151,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
                 swap(&batch, &submissions.calls)
                 submissions.drainScheduled = false
             }
-            let handler = self.handler.value
-            for call in batch { handler.start(call) }
+            handler.value.startBatch(batch)
             batch.removeAll(keepingCapacity: true)
             spare = batch
         }

@@ -61,6 +61,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var inputClosed = false
     private var closing = false
     private var flushScheduled = false
+    /// Inside a read burst (`channelRead` … `channelReadComplete`): replies written meanwhile are
+    /// flushed once at its end, without scheduling a task.
+    private var reading = false
+    private var flushAtReadComplete = false
     /// One timer for the deadlines of every call in flight (see `CallDeadlineTimer`).
     private var deadlines = CallDeadlineTimer()
     /// The idle timer is armed once and re-armed lazily: a frame or a drained connection only
@@ -122,6 +126,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         guard !closing else { return }
         let frame = unwrapInboundIn(data)
         // Any complete frame counts as activity.
@@ -136,6 +141,15 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             break
         }
         if calls.isEmpty { callsDrained() }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if flushAtReadComplete {
+            flushAtReadComplete = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -453,10 +467,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         write(context.channel.allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(.init(error: error)))))
     }
 
-    /// Writes now and flushes once per event-loop tick, so replies finishing together share a syscall.
+    /// Writes now and flushes once per read burst or event-loop tick, so replies finishing
+    /// together share a syscall.
     private func write(_ buffer: ByteBuffer?) {
         guard let context, let buffer, context.channel.isActive else { return }
         context.write(wrapOutboundOut(buffer), promise: nil)
+        if reading {
+            // A handler that finished without suspending: `channelReadComplete` flushes.
+            flushAtReadComplete = true
+            return
+        }
         guard !flushScheduled else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute { [self] in
