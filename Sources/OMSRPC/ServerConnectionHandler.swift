@@ -126,14 +126,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if !reading {
-            // Any complete frame counts as activity. The frames of one read burst arrived
-            // together: one clock read serves them all (and is their calls' start time).
-            reading = true
-            lastActivity = .now()
-        }
+        reading = true
         guard !closing else { return }
         let frame = unwrapInboundIn(data)
+        // Any complete frame counts as activity.
+        lastActivity = .now()
         switch frame.kind {
         case .call(let call):
             receive(callID: frame.callID, call: call, context: context)
