@@ -23,18 +23,25 @@ extension RPCError {
 
 /// One call of the client waiting for its reply.
 ///
-/// `@unchecked Sendable`: it is created by the calling task and handed to the connection's
-/// event loop; every mutable field is read and written on that event loop only.
+/// `@unchecked Sendable`: it is created by the calling task, which sets `continuation` before it
+/// hands the call to the connection's event loop (through a lock); from then on every mutable
+/// field is read and written on that event loop only.
 final class ClientCall: @unchecked Sendable {
     let id: UInt64
     let method: String
+    /// The length-prefixed `Call` frame, until it is written.
+    var frame: ByteBuffer?
+    /// When to give up locally (answering 4 and sending `Cancel`).
+    let timeout: TimeAmount?
     var continuation: UnsafeContinuation<[UInt8], any Error>?
     var cancelled = false
     var startedAt = NIODeadline.distantPast
 
-    init(id: UInt64, method: String) {
+    init(id: UInt64, method: String, frame: ByteBuffer, timeout: TimeAmount?) {
         self.id = id
         self.method = method
+        self.frame = frame
+        self.timeout = timeout
     }
 
     /// Resumes the caller once; later results are dropped.
@@ -56,6 +63,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var goneAway = false
     private var closing = false
     private var flushScheduled = false
+    /// Inside `startBatch`: frames written meanwhile are flushed once at its end.
+    private var batching = false
+    private var batchWrote = false
     private var metrics = RPCMethodMetricsCache(side: .client)
     /// One timer for the local deadlines of every pending call (see `CallDeadlineTimer`).
     private var deadlines = CallDeadlineTimer()
@@ -141,12 +151,23 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     // MARK: Calls (invoked on the event loop by RPCClient)
 
+    /// Starts calls handed over together, with one flush for all their frames.
+    /// - Parameter calls: The calls, with their continuations and frames set.
+    func startBatch(_ calls: [ClientCall]) {
+        batching = true
+        for call in calls { start(call) }
+        batching = false
+        if batchWrote {
+            batchWrote = false
+            context?.flush()
+        }
+    }
+
     /// Registers the call and writes its frame.
-    /// - Parameters:
-    ///   - call: The call, with its continuation set.
-    ///   - frame: The length-prefixed `Call` frame.
-    ///   - timeout: When to give up locally (answering 4 and sending `Cancel`).
-    func start(_ call: ClientCall, frame: ByteBuffer, timeout: TimeAmount?) {
+    /// - Parameter call: The call, with its continuation and frame set.
+    func start(_ call: ClientCall) {
+        guard let frame = call.frame else { return }
+        call.frame = nil
         if call.cancelled {
             call.finish(.failure(RPCError(.cancelled, "cancelled")))
             return
@@ -160,7 +181,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         call.startedAt = now
         pending[call.id] = call
         gauges.callsInFlight.increment()
-        if let timeout {
+        if let timeout = call.timeout {
             // Call ids are never reused on a connection, so the id alone identifies the call.
             deadlines.add(
                 .init(deadline: now + timeout, callID: call.id, sequence: 0), on: context.eventLoop,
@@ -241,6 +262,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func write(_ buffer: ByteBuffer) {
         guard let context else { return }
         context.write(wrapOutboundOut(buffer), promise: nil)
+        if batching {
+            batchWrote = true
+            return
+        }
         guard !flushScheduled else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute { [self] in

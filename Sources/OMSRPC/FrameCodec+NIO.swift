@@ -1,4 +1,5 @@
 import NIOCore
+import OMSProto
 import OMSRPCCore
 
 /// Splits the inbound byte stream into frames and decodes each one in place.
@@ -85,14 +86,44 @@ extension ByteBufferAllocator {
     /// A buffer holding exactly the length-prefixed encoding of `frame`.
     /// - Parameter frame: The frame to encode.
     func buffer(frame: RPCFrame) -> ByteBuffer {
-        frame.withEncoding { size, pack in
-            var buffer = self.buffer(capacity: FrameLengthPrefix.size + size)
-            buffer.writeInteger(UInt32(truncatingIfNeeded: size), endianness: .big)
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
-                pack(UnsafeMutableRawBufferPointer(rebasing: out[..<size]))
-                return size
-            }
-            return buffer
+        var buffer: ByteBuffer?
+        frame.encode { size, pack in
+            buffer = self.buffer(size: size, pack)
         }
+        return buffer!
+    }
+
+    /// A buffer holding the 4-byte length and the `size` bytes `pack` writes.
+    private func buffer(size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) -> ByteBuffer {
+        var buffer = self.buffer(capacity: FrameLengthPrefix.size + size)
+        buffer.writeInteger(UInt32(truncatingIfNeeded: size), endianness: .big)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+            pack(UnsafeMutableRawBufferPointer(rebasing: out[..<size]))
+            return size
+        }
+        return buffer
+    }
+}
+
+extension ByteBufferAllocator {
+    /// A buffer holding exactly the length-prefixed encoding of a `Call` frame, packed by
+    /// libprotobuf-c from the parts (the client's hot path: no `RPCFrame`, no metadata dictionary).
+    /// - Parameters:
+    ///   - callID: The call id.
+    ///   - method: The method path.
+    ///   - timeoutMs: Relative deadline in milliseconds (0 = none).
+    ///   - metadata: The entries, sorted by key.
+    ///   - payload: The encoded request.
+    func callFrame(
+        callID: UInt64, method: String, timeoutMs: UInt32, metadata: UnsafeBufferPointer<RpcV1.MetadataEntry>,
+        payload: [UInt8]
+    ) -> ByteBuffer {
+        var buffer: ByteBuffer?
+        RpcV1.Frame.withPackedCall(
+            callID: callID, method: method, timeoutMs: timeoutMs, metadata: metadata, payload: payload
+        ) { size, pack in
+            buffer = self.buffer(size: size, pack)
+        }
+        return buffer!
     }
 }

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import OMSProto
 import OMSRPCCore
 
 /// A client of one server address: one multiplexed connection reused by every call, opened on
@@ -106,22 +107,53 @@ public final class RPCClient: RPCClientTransport, Sendable {
         }
     }
 
-    private final class Connection: Sendable {
+    /// `@unchecked Sendable`: `lastCallID` is read and written only under the client's `state`
+    /// lock, `spare` only on the event loop, everything else is immutable or locked.
+    private final class Connection: @unchecked Sendable {
         let channel: any Channel
         let handler: NIOLoopBound<ClientConnectionHandler>
-        private let callIDs = NIOLockedValueBox<UInt64>(0)
+        /// Call ids are never reused on a connection, so a late reply cannot match a newer call.
+        /// Guarded by `RPCClient.state`: one lock per call hands out the connection and the id.
+        var lastCallID: UInt64 = 0
+        /// Calls handed over by calling tasks, started on the event loop in batches: one
+        /// `execute` (closure and wake-up) per batch instead of one per call.
+        private let submissions = NIOLockedValueBox(Submissions())
+        /// The drained batch's array, kept for its capacity (event loop only).
+        private var spare: [ClientCall] = []
+
+        private struct Submissions {
+            var calls: [ClientCall] = []
+            var drainScheduled = false
+        }
 
         init(channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>) {
             self.channel = channel
             self.handler = handler
         }
 
-        /// Call ids are never reused on a connection, so a late reply cannot match a newer call.
-        func nextCallID() -> UInt64 {
-            callIDs.withLockedValue { id in
-                id &+= 1
-                return id
+        /// Hands a call (continuation set) to the event loop, which writes its frame.
+        func submit(_ call: ClientCall) {
+            let schedule = submissions.withLockedValue { submissions in
+                submissions.calls.append(call)
+                if submissions.drainScheduled { return false }
+                submissions.drainScheduled = true
+                return true
             }
+            if schedule {
+                channel.eventLoop.execute { self.startSubmitted() }
+            }
+        }
+
+        private func startSubmitted() {
+            var batch = spare
+            spare = []
+            submissions.withLockedValue { submissions in
+                swap(&batch, &submissions.calls)
+                submissions.drainScheduled = false
+            }
+            handler.value.startBatch(batch)
+            batch.removeAll(keepingCapacity: true)
+            spare = batch
         }
     }
 
@@ -187,13 +219,13 @@ public final class RPCClient: RPCClientTransport, Sendable {
     ///   14 (no connection, or it was lost before the reply), 8 (request larger than the limit).
     public func unary(method: MethodDescriptor, request: [UInt8], options: CallOptions) async throws -> [UInt8] {
         let serving = ServerContext.current
-        var metadata = options.metadata
-        if let authorization { metadata[Metadata.Keys.authorization] = authorization }
-        if metadata[Metadata.Keys.requestID] == nil {
-            metadata[Metadata.Keys.requestID] = serving?.requestID ?? Self.makeRequestID()
+        // The caller's entries plus the transport's, without building a merged dictionary.
+        var metadata = OutgoingMetadata(extra: options.metadata, authorization: authorization)
+        if metadata.extra.isEmpty || metadata.extra[Metadata.Keys.requestID] == nil {
+            metadata.requestID = serving?.requestID ?? Self.makeRequestID()
         }
-        if metadata[Metadata.Keys.traceparent] == nil, let traceparent = serving?.traceparent {
-            metadata[Metadata.Keys.traceparent] = traceparent
+        if metadata.extra.isEmpty || metadata.extra[Metadata.Keys.traceparent] == nil {
+            metadata.traceparent = serving?.traceparent
         }
         var timeout = options.timeout
         if let remaining = serving?.remaining {
@@ -225,10 +257,10 @@ public final class RPCClient: RPCClientTransport, Sendable {
     }
 
     private func attemptCall(
-        path: String, request: [UInt8], metadata: Metadata, deadline: ContinuousClock.Instant?
+        path: String, request: [UInt8], metadata: OutgoingMetadata, deadline: ContinuousClock.Instant?
     ) async throws -> [UInt8] {
         if Task.isCancelled { throw RPCError(.cancelled, "cancelled") }
-        let connection = try await connection(before: deadline)
+        let (connection, id) = try await connection(before: deadline)
         var timeoutMs: UInt32 = 0
         var timeout: TimeAmount?
         if let deadline {
@@ -239,25 +271,22 @@ public final class RPCClient: RPCClientTransport, Sendable {
             timeoutMs = UInt32(clamping: max(milliseconds, 1))
             timeout = TimeAmount(remaining)
         }
-        let id = connection.nextCallID()
-        let frame = RPCFrame(
-            callID: id,
-            kind: .call(.init(method: path, timeoutMs: timeoutMs, metadata: metadata, payload: request)))
-        let buffer = connection.channel.allocator.buffer(frame: frame)
+        let buffer = metadata.withSortedEntries { entries in
+            connection.channel.allocator.callFrame(
+                callID: id, method: path, timeoutMs: timeoutMs, metadata: entries, payload: request)
+        }
         let size = buffer.readableBytes - FrameLengthPrefix.size
         guard size <= configuration.maximumFrameLength else {
             throw RPCError(.resourceExhausted, "request of \(size) bytes exceeds the frame limit")
         }
-        let call = ClientCall(id: id, method: path)
+        let call = ClientCall(id: id, method: path, frame: buffer, timeout: timeout)
         let handler = connection.handler
         let loop = connection.channel.eventLoop
-        let callTimeout = timeout
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
-                loop.execute {
-                    call.continuation = continuation
-                    handler.value.start(call, frame: buffer, timeout: callTimeout)
-                }
+                // Set before the call is handed over; the submission lock publishes it.
+                call.continuation = continuation
+                connection.submit(call)
             }
         } onCancel: {
             loop.execute { handler.value.cancel(call) }
@@ -271,34 +300,37 @@ public final class RPCClient: RPCClientTransport, Sendable {
     // MARK: Connection management
 
     private enum Next {
-        case use(Connection)
+        case use(Connection, callID: UInt64)
         case wait(EventLoopFuture<Connection>)
         case backoff(until: ContinuousClock.Instant)
         case connect(EventLoopPromise<Connection>)
         case closed
     }
 
-    /// The current connection, or a new one (waiting out the reconnect backoff, within the deadline).
-    private func connection(before deadline: ContinuousClock.Instant?) async throws -> Connection {
+    /// The current connection, or a new one (waiting out the reconnect backoff, within the
+    /// deadline), and the id of the next call on it.
+    private func connection(before deadline: ContinuousClock.Instant?) async throws -> (Connection, UInt64) {
         while true {
             let now = ContinuousClock.now
             let next = state.withLockedValue { state -> Next in
                 if state.closed { return .closed }
-                if let current = state.current { return .use(current) }
+                // The common case: one lock hands out the connection and the call id.
+                if let current = state.current { return .use(current, callID: Self.nextCallID(on: current)) }
                 if let connecting = state.connecting { return .wait(connecting) }
                 if now < state.nextConnectAllowed { return .backoff(until: state.nextConnectAllowed) }
                 let promise = group.any().makePromise(of: Connection.self)
                 state.connecting = promise.futureResult
                 return .connect(promise)
             }
+            let connection: Connection
             switch next {
-            case .use(let connection):
-                return connection
+            case .use(let current, let id):
+                return (current, id)
             case .closed:
                 throw RPCError.connectionFailure("client is closed", wasSent: false)
             case .wait(let future):
                 do {
-                    return try await future.get()
+                    connection = try await future.get()
                 } catch {
                     throw RPCError.connectionFailure("cannot connect to the server: \(error)", wasSent: false)
                 }
@@ -311,16 +343,24 @@ public final class RPCClient: RPCClientTransport, Sendable {
                 } catch {
                     throw RPCError(.cancelled, "cancelled")
                 }
+                continue
             case .connect(let promise):
                 promise.completeWithTask { try await self.connect() }
                 do {
-                    let connection = try await promise.futureResult.get()
-                    return connection
+                    connection = try await promise.futureResult.get()
                 } catch {
                     throw RPCError.connectionFailure("cannot connect to the server: \(error)", wasSent: false)
                 }
             }
+            let id = state.withLockedValue { _ in Self.nextCallID(on: connection) }
+            return (connection, id)
         }
+    }
+
+    /// Call under the `state` lock.
+    private static func nextCallID(on connection: Connection) -> UInt64 {
+        connection.lastCallID &+= 1
+        return connection.lastCallID
     }
 
     private func connect() async throws -> Connection {
@@ -391,6 +431,51 @@ public final class RPCClient: RPCClientTransport, Sendable {
             if let current = state.current, ObjectIdentifier(current.channel) == id {
                 state.current = nil
             }
+        }
+    }
+}
+
+/// The metadata of one call as it goes on the wire: the caller's entries and the ones the
+/// transport adds, kept apart so the common call (no caller metadata) builds no dictionary.
+struct OutgoingMetadata: Sendable {
+    /// The caller's entries, without `authorization` when the transport sets it.
+    var extra: Metadata
+    /// `authorization` (the transport's, which replaces the caller's).
+    var authorization: String?
+    /// `x-request-id`, when the caller's entries have none.
+    var requestID: String?
+    /// `traceparent`, when the caller's entries have none.
+    var traceparent: String?
+
+    init(extra: Metadata, authorization: String?) {
+        var extra = extra
+        if authorization != nil, !extra.isEmpty { extra[Metadata.Keys.authorization] = nil }
+        self.extra = extra
+        self.authorization = authorization
+    }
+
+    /// Hands `body` every entry, sorted by key (as the protobuf encoder writes map entries).
+    /// - Parameter body: Reads the entries; must not keep the buffer.
+    /// - Returns: What `body` returns.
+    func withSortedEntries<R>(_ body: (UnsafeBufferPointer<RpcV1.MetadataEntry>) throws -> R) rethrows -> R {
+        let count = extra.count + (authorization == nil ? 0 : 1) + (requestID == nil ? 0 : 1)
+            + (traceparent == nil ? 0 : 1)
+        if count == 0 { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+        return try withUnsafeTemporaryAllocation(of: RpcV1.MetadataEntry.self, capacity: count) { buffer in
+            var filled = 0
+            func append(_ key: String, _ value: String) {
+                (buffer.baseAddress! + filled).initialize(to: RpcV1.MetadataEntry(key: key, value: value))
+                filled += 1
+            }
+            // Already in key order: authorization < traceparent < x-request-id.
+            if let authorization { append(Metadata.Keys.authorization, authorization) }
+            if let traceparent { append(Metadata.Keys.traceparent, traceparent) }
+            if let requestID { append(Metadata.Keys.requestID, requestID) }
+            for (key, value) in extra { append(key, value) }
+            defer { buffer.baseAddress!.deinitialize(count: filled) }
+            var entries = UnsafeMutableBufferPointer(rebasing: buffer[..<filled])
+            if !extra.isEmpty { entries.sort { $0.key < $1.key } }
+            return try body(UnsafeBufferPointer(entries))
         }
     }
 }

@@ -35,6 +35,9 @@ struct RPCMethodMetricsCache {
     private let callsLabel: String
     private let durationLabel: String
     private var entries: [String: Entry] = [:]
+    /// The last method recorded: a connection tends to call the same method again, and a string
+    /// comparison is cheaper than hashing the path.
+    private var last: (method: String, entry: Entry)?
 
     init(side: RPCMetricsSide) {
         callsLabel = "rpc_\(side.rawValue)_calls_total"
@@ -48,8 +51,11 @@ struct RPCMethodMetricsCache {
     ///   - nanoseconds: How long the call took.
     mutating func record(method: String, code: RPCStatusCode, nanoseconds: Int64) {
         let entry: Entry
-        if let cached = entries[method] {
+        if let last, last.method == method {
+            entry = last.entry
+        } else if let cached = entries[method] {
             entry = cached
+            self.last = (method, cached)
         } else {
             if entries.count >= 512 {
                 // A peer sending endless distinct unknown methods must not grow this forever.
@@ -57,6 +63,7 @@ struct RPCMethodMetricsCache {
             }
             entry = Entry(duration: Timer(label: durationLabel, dimensions: [("method", method)]))
             entries[method] = entry
+            self.last = (method, entry)
         }
         entry.duration.recordNanoseconds(nanoseconds)
         if code == .ok, let ok = entry.ok {

@@ -24,9 +24,11 @@ final class ServerShared: Sendable {
 
     func isAuthorized(method: String, metadata: Metadata) -> Bool {
         guard let expected = expectedAuthorization else { return true }
-        if Self.unauthenticatedMethods.contains(method) { return true }
-        guard let presented = metadata[Metadata.Keys.authorization] else { return false }
-        return ConstantTime.equals(presented.utf8, expected)
+        // The token first: the common call presents it, and then the method needs no hashing.
+        if let presented = metadata[Metadata.Keys.authorization], ConstantTime.equals(presented.utf8, expected) {
+            return true
+        }
+        return Self.unauthenticatedMethods.contains(method)
     }
 }
 
@@ -41,7 +43,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private struct InFlight {
         let sequence: UInt64
-        let task: Task<Void, Never>
+        /// Set once the task is created (a handler started immediately may finish before that).
+        var task: Task<Void, Never>?
         /// The method's path; it is registered, so it is also its metrics label.
         let method: String
         let startedAt: NIODeadline
@@ -58,6 +61,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var inputClosed = false
     private var closing = false
     private var flushScheduled = false
+    /// Inside a read burst (`channelRead` … `channelReadComplete`): replies written meanwhile are
+    /// flushed once at its end, without scheduling a task.
+    private var reading = false
+    private var flushAtReadComplete = false
     /// One timer for the deadlines of every call in flight (see `CallDeadlineTimer`).
     private var deadlines = CallDeadlineTimer()
     /// The idle timer is armed once and re-armed lazily: a frame or a drained connection only
@@ -65,6 +72,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var idleTimer: Scheduled<Void>?
     private var lastActivity = NIODeadline.now()
     private var metrics = RPCMethodMetricsCache(side: .server)
+    /// See `route(for:)`.
+    private var lastRoute: (path: String, descriptor: MethodDescriptor, handler: RPCRawHandler)?
     private var logger: Logger
     /// An `EventLoopTaskExecutor` when handlers run on the event loop (typed loosely because the
     /// type needs macOS 15).
@@ -104,7 +113,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         deadlines.cancelAll()
         // The peer is gone: nobody can receive the replies, so stop the work.
         for (_, call) in calls {
-            call.task.cancel()
+            call.task?.cancel()
             shared.gauges.callsInFlight.decrement()
             record(method: call.method, code: .cancelled, startedAt: call.startedAt, requestID: call.requestID)
         }
@@ -117,6 +126,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         guard !closing else { return }
         let frame = unwrapInboundIn(data)
         // Any complete frame counts as activity.
@@ -131,6 +141,15 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             break
         }
         if calls.isEmpty { callsDrained() }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if flushAtReadComplete {
+            flushAtReadComplete = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -181,7 +200,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                    call.method, startedAt, requestID)
             return
         }
-        guard let route = shared.router.handler(for: call.method) else {
+        guard let route = route(for: call.method) else {
             refuse(callID, RPCError(.unimplemented, "unknown method \(call.method)"),
                    call.method, startedAt, requestID)
             return
@@ -193,20 +212,36 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             method: route.descriptor, metadata: call.metadata, deadline: deadline, peer: peer)
         sequence &+= 1
         let sequence = self.sequence
+        // Registered before the task starts: with `.eventLoop` execution the handler runs
+        // immediately, inside this call, and may complete (and be removed) before it returns.
+        calls[callID] = InFlight(
+            sequence: sequence, task: nil, method: call.method, startedAt: startedAt, requestID: requestID)
+        shared.gauges.callsInFlight.increment()
         let task = Self.makeTask(
             callID: callID, sequence: sequence, payload: call.payload, context: serverContext,
             handler: route.handler, allocator: context.channel.allocator, loopSelf: loopSelf!,
             eventLoop: context.eventLoop, maximumFrameLength: shared.configuration.maximumFrameLength,
             logger: logger, executor: executor)
-        calls[callID] = InFlight(
-            sequence: sequence, task: task, method: call.method, startedAt: startedAt, requestID: requestID)
+        guard calls[callID]?.sequence == sequence else {
+            // Already answered.
+            return
+        }
+        calls[callID]?.task = task
         if call.timeoutMs != 0 {
             deadlines.add(
                 .init(
                     deadline: startedAt + .milliseconds(Int64(call.timeoutMs)), callID: callID, sequence: sequence),
                 on: context.eventLoop, fire: { [self] in deadlineTimerFired() })
         }
-        shared.gauges.callsInFlight.increment()
+    }
+
+    /// The router's entry for `method`; the last one found is kept, since a connection tends to
+    /// call the same method again (a string comparison instead of hashing the path).
+    private func route(for method: String) -> (descriptor: MethodDescriptor, handler: RPCRawHandler)? {
+        if let lastRoute, lastRoute.path == method { return (lastRoute.descriptor, lastRoute.handler) }
+        guard let route = shared.router.handler(for: method) else { return nil }
+        lastRoute = (method, route.descriptor, route.handler)
+        return route
     }
 
     private func isLive(_ entry: CallDeadlineTimer.Entry) -> Bool {
@@ -270,13 +305,19 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             let code = RPCStatusCode(rawValue: reply.code)
             let encoded = buffer
             if eventLoop.inEventLoop {
-                // Not inside a channel callback (this is a task job), so no re-entrancy.
+                // A task job, or `receive` when the handler finished without suspending (it
+                // registered the call first, and touches no state after starting the task).
                 loopSelf.value.complete(callID: callID, sequence: sequence, reply: encoded, code: code)
             } else {
                 eventLoop.execute {
                     loopSelf.value.complete(callID: callID, sequence: sequence, reply: encoded, code: code)
                 }
             }
+        }
+        if #available(macOS 26.0, *), let executor = executor as? EventLoopTaskExecutor {
+            // Runs the handler right here, on the event loop, until it first suspends: no job
+            // enqueued and no wait for the next loop tick to start it.
+            return Task.immediate(executorPreference: executor, operation: body)
         }
         if #available(macOS 15.0, *), let executor = executor as? EventLoopTaskExecutor {
             return Task(executorPreference: executor, operation: body)
@@ -299,7 +340,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard let call = calls[callID], call.sequence == sequence else { return }
         calls.removeValue(forKey: callID)
         callFinished()
-        call.task.cancel()
+        call.task?.cancel()
         shared.gauges.callsInFlight.decrement()
         writeReply(callID, RPCError(.deadlineExceeded, "deadline exceeded"))
         record(method: call.method, code: .deadlineExceeded, startedAt: call.startedAt, requestID: call.requestID)
@@ -310,7 +351,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func cancel(callID: UInt64, code: RPCStatusCode, message: String) {
         guard let call = calls.removeValue(forKey: callID) else { return }
         callFinished()
-        call.task.cancel()
+        call.task?.cancel()
         shared.gauges.callsInFlight.decrement()
         writeReply(callID, RPCError(code, message))
         record(method: call.method, code: code, startedAt: call.startedAt, requestID: call.requestID)
@@ -392,7 +433,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     func forceClose() {
         deadlines.cancelAll()
         for (callID, call) in calls {
-            call.task.cancel()
+            call.task?.cancel()
             shared.gauges.callsInFlight.decrement()
             writeReply(callID, RPCError(.unavailable, "server shut down before the call finished"))
             record(method: call.method, code: .unavailable, startedAt: call.startedAt, requestID: call.requestID)
@@ -426,10 +467,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         write(context.channel.allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(.init(error: error)))))
     }
 
-    /// Writes now and flushes once per event-loop tick, so replies finishing together share a syscall.
+    /// Writes now and flushes once per read burst or event-loop tick, so replies finishing
+    /// together share a syscall.
     private func write(_ buffer: ByteBuffer?) {
         guard let context, let buffer, context.channel.isActive else { return }
         context.write(wrapOutboundOut(buffer), promise: nil)
+        if reading {
+            // A handler that finished without suspending: `channelReadComplete` flushes.
+            flushAtReadComplete = true
+            return
+        }
         guard !flushScheduled else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute { [self] in

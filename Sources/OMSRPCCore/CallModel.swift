@@ -93,6 +93,8 @@ public struct RPCRouter: Sendable {
         _ method: MethodDescriptor,
         _ body: @escaping @Sendable (Request, ServerContext) async throws -> Response
     ) {
+        // Decided once: a dynamic cast per call costs a conformance lookup.
+        let validates = Request.self is any RPCValidatable.Type
         handlers[method.path] = (method, { bytes, context in
             let request: Request
             do {
@@ -100,7 +102,7 @@ public struct RPCRouter: Sendable {
             } catch {
                 throw RPCError(.invalidArgument, "request payload for \(method.path) does not decode: \(error)")
             }
-            if let validatable = request as? any RPCValidatable {
+            if validates, let validatable = request as? any RPCValidatable {
                 do {
                     try validatable.validate()
                 } catch let error as RPCError {

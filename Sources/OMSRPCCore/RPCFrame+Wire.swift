@@ -25,7 +25,40 @@ extension RPCFrame {
     public func withEncoding<R>(
         _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> R
     ) rethrows -> R {
-        try RpcV1.Frame(self).withPackedEncoding(body)
+        switch kind {
+        case .call?, .reply?:
+            var result: R?
+            try encode { size, pack in
+                result = try withoutActuallyEscaping(pack) { pack in try body(size, pack) }
+            }
+            return result!
+        case .cancel?, .goAway?, nil:
+            return try RpcV1.Frame(self).withPackedEncoding(body)
+        }
+    }
+
+    /// `withEncoding` without a generic result, for the transport's hot paths: a generic
+    /// function called from another module runs unspecialised (type metadata looked up at run
+    /// time per frame). `body` keeps what it builds in a local variable.
+    /// - Parameter body: Receives N; may call `pack` once with at least N writable bytes.
+    public func encode(_ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> Void) rethrows {
+        switch kind {
+        case .call(let call)?:
+            // Built directly as protoc-c structs (same bytes: entries sorted by key).
+            try call.metadata.withSortedEntries { entries in
+                try RpcV1.Frame.withPackedCall(
+                    callID: callID, method: call.method, timeoutMs: call.timeoutMs, metadata: entries,
+                    payload: call.payload, body)
+            }
+        case .reply(let reply)?:
+            try reply.metadata.withSortedEntries { entries in
+                try RpcV1.Frame.withPackedReply(
+                    callID: callID, code: reply.code, message: reply.message, payload: reply.payload,
+                    metadata: entries, body)
+            }
+        case .cancel?, .goAway?, nil:
+            try RpcV1.Frame(self).withPackedEncoding(body)
+        }
     }
 
     /// The protobuf encoding of the frame, without the length prefix.
@@ -57,21 +90,51 @@ extension RPCFrame {
     /// - Parameter bytes: Exactly the N bytes that followed the length prefix.
     /// - Throws: `FrameDecodingError` when the bytes are not a valid encoding.
     public init(decoding bytes: some Collection<UInt8>) throws {
-        do {
-            self.init(try RpcV1.Frame(serializedBytes: bytes))
-        } catch let error as ProtoDecodingError {
-            throw FrameDecodingError(error.message)
+        if let frame = try bytes.withContiguousStorageIfAvailable({ try RPCFrame(decodingBytesIn: UnsafeRawBufferPointer($0)) }) {
+            self = frame
+        } else {
+            self = try Array(bytes).withUnsafeBytes { try RPCFrame(decodingBytesIn: $0) }
         }
     }
 
     /// Decodes one frame in place from the bytes a socket delivered (no length prefix).
+    ///
+    /// libprotobuf-c unpacks the bytes; the call model is read straight from the protoc-c struct
+    /// (one copy of each string and payload, one metadata dictionary).
     /// - Parameter bytes: Exactly the N bytes that followed the length prefix.
     /// - Throws: `FrameDecodingError` when the bytes are not a valid encoding.
     public init(decodingBytesIn bytes: UnsafeRawBufferPointer) throws {
+        var frame = RPCFrame(callID: 0, kind: nil)
         do {
-            self.init(try RpcV1.Frame(packedBytes: bytes))
+            try RpcV1.Frame.withUnpacked(bytes) { view in
+                let kind: Kind?
+                switch view.kind {
+                case .none:
+                    kind = nil
+                case .call:
+                    let call = view.call!
+                    kind = .call(
+                        Call(
+                            method: String(decoding: call.method, as: UTF8.self), timeoutMs: call.timeoutMs,
+                            metadata: Metadata(wireEntries: call.metadataCount, call.metadataEntry),
+                            payload: [UInt8](call.payload)))
+                case .reply:
+                    let reply = view.reply!
+                    kind = .reply(
+                        Reply(
+                            code: reply.code, message: reply.message.isEmpty ? "" : String(decoding: reply.message, as: UTF8.self),
+                            payload: [UInt8](reply.payload),
+                            metadata: Metadata(wireEntries: reply.metadataCount, reply.metadataEntry)))
+                case .cancel:
+                    kind = .cancel
+                case .goAway:
+                    kind = .goAway(GoAway(reason: String(decoding: view.goAwayReason, as: UTF8.self)))
+                }
+                frame = RPCFrame(callID: view.callID, kind: kind)
+            }
         } catch let error as ProtoDecodingError {
             throw FrameDecodingError(error.message)
         }
+        self = frame
     }
 }

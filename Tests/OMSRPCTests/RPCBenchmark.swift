@@ -21,15 +21,20 @@ struct RPCBenchmark {
         var seconds: Double
         var p50: Double
         var p99: Double
+        /// CPU time of the whole process (user + system) during the measurement: both ends and
+        /// the kernel's loopback work, less sensitive to other load on the machine than `seconds`.
+        var cpuSeconds: Double
         var callsPerSecond: Double { Double(calls) / seconds }
         var microsecondsPerCall: Double { seconds * 1e6 / Double(calls) }
+        var cpuMicrosecondsPerCall: Double { cpuSeconds * 1e6 / Double(calls) }
         var description: String {
             let rate = String(format: "%9.0f", callsPerSecond)
             let cost = String(format: "%6.2f", microsecondsPerCall)
             let p50s = String(format: "%7.1f", p50)
             let p99s = String(format: "%7.1f", p99)
+            let cpu = String(format: "%6.2f", cpuMicrosecondsPerCall)
             return "\(name.padding(toLength: 10, withPad: " ", startingAt: 0)) callers=\(callers) calls/s=\(rate) "
-                + "µs/call=\(cost) p50=\(p50s)µs p99=\(p99s)µs"
+                + "µs/call=\(cost) p50=\(p50s)µs p99=\(p99s)µs cpu-µs/call=\(cpu)"
         }
     }
 
@@ -38,6 +43,7 @@ struct RPCBenchmark {
         name: String, callers: Int, perCaller: Int, _ call: @escaping @Sendable (Int) async throws -> Void
     ) async throws -> Figures {
         let clock = ContinuousClock()
+        let cpuStart = processCPUSeconds()
         let start = clock.now
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
             for caller in 0..<callers {
@@ -59,10 +65,23 @@ struct RPCBenchmark {
             return all.sorted()
         }
         let total = clock.now - start
+        let cpuSeconds = processCPUSeconds() - cpuStart
         let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
         return Figures(
             name: name, callers: callers, calls: latencies.count, seconds: seconds,
-            p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100])
+            p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100], cpuSeconds: cpuSeconds)
+    }
+
+    /// User + system CPU time of this process so far.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     }
 
     @Test("unary throughput and latency: RPC vs bare NIO echo")
@@ -113,7 +132,9 @@ struct RPCBenchmark {
             guard let rpc = best["oms-rpc"], let bare = best["bare-echo"] else { continue }
             lines.append(
                 "callers=\(callers): rpc/bare cost per call = "
-                    + String(format: "%.2f", rpc.microsecondsPerCall / bare.microsecondsPerCall) + "x")
+                    + String(format: "%.2f", rpc.microsecondsPerCall / bare.microsecondsPerCall) + "x"
+                    + " (CPU time per call: "
+                    + String(format: "%.2f", rpc.cpuMicrosecondsPerCall / bare.cpuMicrosecondsPerCall) + "x)")
         }
         print(lines.joined(separator: "\n"))
         if let path = environment["OMS_BENCH_OUT"] {

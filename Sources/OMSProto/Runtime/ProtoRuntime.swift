@@ -28,15 +28,24 @@ enum ProtoRuntime {
         _ message: M, _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> R
     ) rethrows -> R {
         try ProtoArena.withScratch { arena in
-            let c = arena.message(message)
-            let base = UnsafeRawPointer(c).assumingMemoryBound(to: ProtobufCMessage.self)
-            let size = protobuf_c_message_get_packed_size(base)
-            return try body(size) { out in
-                precondition(out.count >= size, "pack target smaller than the packed size")
-                guard size > 0, let target = out.baseAddress else { return }
-                let written = protobuf_c_message_pack(base, target.assumingMemoryBound(to: UInt8.self))
-                precondition(written == size, "protobuf_c_message_pack wrote \(written) of \(size) bytes")
-            }
+            try withPacked(UnsafeRawPointer(arena.message(message)), body)
+        }
+    }
+
+    /// `withPacked` for a protoc-c message struct that is already built.
+    /// - Parameters:
+    ///   - message: Any protoc-c message struct (it starts with its `ProtobufCMessage` base).
+    ///   - body: Receives the size; may call `pack` once, with at least `size` writable bytes.
+    static func withPacked<R>(
+        _ message: UnsafeRawPointer, _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) throws -> R
+    ) rethrows -> R {
+        let base = message.assumingMemoryBound(to: ProtobufCMessage.self)
+        let size = protobuf_c_message_get_packed_size(base)
+        return try body(size) { out in
+            precondition(out.count >= size, "pack target smaller than the packed size")
+            guard size > 0, let target = out.baseAddress else { return }
+            let written = protobuf_c_message_pack(base, target.assumingMemoryBound(to: UInt8.self))
+            precondition(written == size, "protobuf_c_message_pack wrote \(written) of \(size) bytes")
         }
     }
 
@@ -53,6 +62,15 @@ enum ProtoRuntime {
 
     /// `deserialize` for bytes already in contiguous memory (a socket buffer).
     static func decode<M: CProtoConvertible>(_: M.Type, _ bytes: UnsafeRawBufferPointer) throws -> M {
+        // Everything libprotobuf-c allocated lives in the arena, released by its reset.
+        try withUnpacked(M.self, bytes) { try M(_fromC: $0) }
+    }
+
+    /// Checks the wire bytes (`ProtoWireValidator`), unpacks them with libprotobuf-c into the
+    /// thread's scratch arena and hands `body` the protoc-c struct, valid until `body` returns.
+    static func withUnpacked<M: CProtoConvertible, R>(
+        _: M.Type, _ bytes: UnsafeRawBufferPointer, _ body: (UnsafePointer<M.CMessage>) throws -> R
+    ) throws -> R {
         let descriptor = try withUnsafeTemporaryAllocation(of: M.CMessage.self, capacity: 1) { probe in
             let p = probe.baseAddress!
             UnsafeMutableRawPointer(p).initializeMemory(
@@ -76,8 +94,7 @@ enum ProtoRuntime {
             guard let unpacked else {
                 throw ProtoDecodingError("bytes do not decode as \(messageName(descriptor))")
             }
-            // Everything libprotobuf-c allocated lives in the arena, released by its reset.
-            return try M(_fromC: UnsafeRawPointer(unpacked).assumingMemoryBound(to: M.CMessage.self))
+            return try body(UnsafeRawPointer(unpacked).assumingMemoryBound(to: M.CMessage.self))
         }
     }
 
