@@ -116,9 +116,21 @@ struct AuditCommand: AsyncParsableCommand {
     @Flag(help: "Do not call Inventory.Reconcile first.") var noReconcile = false
     @Flag(help: "Do not read Redis.") var noRedis = false
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Redis key prefix of the inventory gate (default: the suite's).") var redisKeyPrefix: String?
+    @Option(help: "Inventory schema (default oms_inventory).") var inventorySchema: String?
+    @Option(help: "Orders schema (default oms_orders).") var ordersSchema: String?
+    @Option(help: "Payments schema (default oms_payments).") var paymentsSchema: String?
+    @Option(help: "Checkout schema (default oms_checkout).") var checkoutSchema: String?
 
     func run() async throws {
         var args = ["audit"]
+        for (flag, value) in [
+            ("--redis-key-prefix", redisKeyPrefix), ("--inventory-schema", inventorySchema),
+            ("--orders-schema", ordersSchema), ("--payments-schema", paymentsSchema),
+            ("--checkout-schema", checkoutSchema),
+        ] {
+            if let value { args += [flag, value] }
+        }
         if let prefix { args += ["--prefix", prefix] }
         if let recoveryWindow { args += ["--recovery-window", "\(recoveryWindow)"] }
         if let expiryGrace { args += ["--expiry-grace", "\(expiryGrace)"] }

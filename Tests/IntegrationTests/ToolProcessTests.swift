@@ -241,6 +241,10 @@ extension ProcessIntegration {
                 #expect(Self.int(checks["placed-orders-confirmed"]?["examined"]) == 1)
                 #expect(Self.int(checks["rejected-checkouts-clean"]?["examined"]) == 1)
                 #expect(Self.int(checks["stock-conserved"]?["examined"]) == 1)
+                // `omsctl audit` runs the same audit (oms-loadgen next to it) and maps its verdict.
+                let viaCtl = try await Self.run("omsctl", ["audit", "--json"] + Self.loadgenSuiteFlags(suite), suite)
+                #expect(viaCtl.status == 0, "\(viaCtl.transcript)")
+                #expect(Self.failedChecks(viaCtl.json).isEmpty && Set(Self.checks(viaCtl.json).keys) == Self.auditRules)
 
                 // Five units appear on the shelf without a ledger entry: stock is no longer conserved.
                 try await withDatabase(suite, "inventory") { db in
@@ -252,6 +256,9 @@ extension ProcessIntegration {
                 let line = tampered.stdout.split(separator: "\n").first { $0.contains("stock-conserved") }
                 #expect(line?.contains("[FAIL]") == true, "\(tampered.stdout)")
                 #expect(tampered.stdout.contains("\(sku): stocked 4 != on hand 8 + sold 1"), "\(tampered.stdout)")
+                let tamperedViaCtl = try await Self.run("omsctl", ["audit"] + Self.loadgenSuiteFlags(suite), suite)
+                #expect(tamperedViaCtl.status == 1, "\(tamperedViaCtl.transcript)")
+                #expect(tamperedViaCtl.stdout.contains("stock-conserved"), "\(tamperedViaCtl.stdout)")
             }
         }
     }
