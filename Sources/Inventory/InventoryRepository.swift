@@ -538,7 +538,23 @@ struct InventoryRepository: Sendable {
     /// - Parameter expectedVersion: when non-zero, the update applies only to that version (else 10 ABORTED).
     /// - Returns: the stored product and whether it was created.
     func upsert(_ p: ProductRecord, expectedVersion: Int64) async throws -> (ProductRecord, Bool) {
-        try await database.batchedTransaction(retryable: true) { tx in
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await upsertOnce(p, expectedVersion: expectedVersion)
+            } catch let e as MySQLError where e.kind == .duplicateKey && attempt < 3 {
+                continue  // a concurrent upsert created the SKU first: decide again on its row
+            }
+        }
+    }
+
+    /// One attempt of `upsert`. READ COMMITTED: the locking read of a SKU that does not exist yet takes
+    /// no gap lock, so concurrent creations of new SKUs do not deadlock on each other's gap locks (under
+    /// REPEATABLE READ they did, and surfaced as 10 ABORTED after the retries); two creations of one SKU
+    /// are decided by its primary key.
+    private func upsertOnce(_ p: ProductRecord, expectedVersion: Int64) async throws -> (ProductRecord, Bool) {
+        try await database.batchedTransaction(isolation: .readCommitted, retryable: true) { tx in
             let now = Date()
             let existing = try tx.queryOne(
                 "SELECT \(Self.productColumns) FROM products WHERE sku = ? FOR UPDATE", [.string(p.sku)]

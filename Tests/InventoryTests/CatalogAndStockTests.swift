@@ -38,6 +38,35 @@ struct CatalogAndStockTests {
         }
     }
 
+    @Test func concurrentCreationsOfNewSKUsAllSucceed() async throws {
+        try await InventoryHarness.run { h in
+            // 24 new SKUs created at once through two services, each SKU twice: every call succeeds
+            // (no deadlock surfacing as ABORTED), each SKU exists once with one stock row and one
+            // `create` ledger row.
+            let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<48 {
+                    let service = i % 2 == 0 ? h.a : h.b
+                    let sku = "NEW-\(i / 2)"
+                    group.addTask {
+                        var p = InventoryV1.Product()
+                        p.sku = sku
+                        p.name = "New \(sku)"
+                        p.price = CommonV1.Money(amountMinor: 100, currency: "EUR")
+                        p.attributesJson = "{}"
+                        p.active = true
+                        return try await service.upsertProduct(.init(product: p), context: InventoryHarness.context()).created
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.count == 48)
+            #expect(results.filter { $0 }.count == 24, "each SKU created exactly once")
+            #expect(try await h.count("SELECT COUNT(*) FROM products WHERE sku LIKE 'NEW-%'") == 24)
+            #expect(try await h.count("SELECT COUNT(*) FROM stock WHERE sku LIKE 'NEW-%'") == 24)
+            #expect(try await h.count("SELECT COUNT(*) FROM stock_ledger WHERE sku LIKE 'NEW-%' AND kind = 'create'") == 24)
+        }
+    }
+
     @Test func adjustmentsWriteLedgerAndMoveTheGate() async throws {
         try await InventoryHarness.run { h in
             try await h.product("AD-1", units: 10)
