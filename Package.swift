@@ -144,7 +144,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "OMSMySQLTests", dependencies: ["OMSMySQL", "OMSCore", "OMSTestKit"], swiftSettings: strict),
         .testTarget(name: "OMSRedisTests", dependencies: ["OMSRedis", "OMSTestKit"], swiftSettings: strict),
-        .testTarget(name: "OMSServiceKitTests", dependencies: ["OMSServiceKit"], swiftSettings: strict),
+        .testTarget(name: "OMSServiceKitTests", dependencies: ["OMSServiceKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),

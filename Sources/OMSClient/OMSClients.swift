@@ -49,19 +49,9 @@ public struct OMSClientConfiguration: Sendable {
             guard let raw = environment["OMS_\(service.uppercased())_ADDR"], !raw.isEmpty else { continue }
             addresses[service] = try parseAddress(raw)
         }
-        let token: String
-        if let t = environment["OMS_AUTH_TOKEN"], !t.isEmpty {
-            token = t
-        } else {
-            let path = environment["OMS_AUTH_TOKEN_FILE"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? workingDirectory + "/.oms/auth-token"
-            guard let data = FileManager.default.contents(atPath: path),
-                let text = String(data: data, encoding: .utf8)
-            else {
-                throw OMSClientError("no auth token: set OMS_AUTH_TOKEN or OMS_AUTH_TOKEN_FILE (looked for \(path))")
-            }
-            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let token = try SuiteToken.load(
+            token: environment["OMS_AUTH_TOKEN"], file: environment["OMS_AUTH_TOKEN_FILE"],
+            workingDirectory: workingDirectory)
         return OMSClientConfiguration(addresses: addresses, authToken: token)
     }
 

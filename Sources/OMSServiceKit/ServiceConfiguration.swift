@@ -85,21 +85,13 @@ public struct ServiceConfiguration: Sendable {
     }
 
     /// The token: `--auth-token` / `OMS_AUTH_TOKEN`, else the file named by `--auth-token-file` /
-    /// `OMS_AUTH_TOKEN_FILE`, else `.oms/auth-token` under the current directory.
+    /// `OMS_AUTH_TOKEN_FILE`, else `.oms/auth-token` under the current directory (`SuiteToken`, shared
+    /// with the clients).
     static func loadToken(_ s: Settings, environment: [String: String]) throws -> String {
-        if let token = s.string("auth-token") { return try validated(token, source: "OMS_AUTH_TOKEN") }
-        let path = s.string("auth-token-file") ?? FileManager.default.currentDirectoryPath + "/.oms/auth-token"
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
-        else {
-            throw ConfigurationError("no auth token: set OMS_AUTH_TOKEN or OMS_AUTH_TOKEN_FILE (looked for \(path))")
+        do {
+            return try SuiteToken.load(token: s.string("auth-token"), file: s.string("auth-token-file"))
+        } catch let e as OMSClientError {
+            throw ConfigurationError(e.description)
         }
-        return try validated(text.trimmingCharacters(in: .whitespacesAndNewlines), source: path)
-    }
-
-    private static func validated(_ token: String, source: String) throws -> String {
-        guard token.count >= 16, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-            throw ConfigurationError("auth token from \(source) must be at least 16 printable ASCII characters")
-        }
-        return token
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+import OMSClient
 import Testing
 
 @testable import OMSServiceKit
@@ -63,5 +65,15 @@ import Testing
                 service: "payments", arguments: [],
                 environment: ["OMS_AUTH_TOKEN_FILE": "/nonexistent/oms-token"])
         }
+        // From a file, trimmed, the same for the services and their clients (SuiteToken).
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("oms-token-\(UInt32.random(in: 0...UInt32.max))")
+        try Data("  \(token)\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let fromFile = try ServiceConfiguration(
+            service: "orders", arguments: [], environment: ["OMS_AUTH_TOKEN_FILE": file.path])
+        #expect(fromFile.authToken == token)
+        let client = try OMSClientConfiguration.fromEnvironment(["OMS_AUTH_TOKEN_FILE": file.path])
+        #expect(client.authToken == token)
+        #expect(throws: OMSClientError.self) { try OMSClientConfiguration.fromEnvironment(["OMS_AUTH_TOKEN": "with space 0123456789"]) }
     }
 }
