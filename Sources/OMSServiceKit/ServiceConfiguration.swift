@@ -51,6 +51,10 @@ public struct ServiceConfiguration: Sendable {
     public var idleTimeout: Duration
     public var drainTimeout: Duration
     public var logLevel: String
+    /// `exit-with-parent`: the pid of the process that started this one; when it is gone (the
+    /// parent of this process changes), the service shuts down gracefully as on SIGTERM. Used by
+    /// the test kit so that a killed test run leaves no service running; nil (off) by default.
+    public var exitWithParent: Int32?
     public var settings: Settings
 
     /// Reads the shared settings.
@@ -74,6 +78,8 @@ public struct ServiceConfiguration: Sendable {
         idleTimeout = try s.duration("idle-timeout", default: .seconds(300))
         drainTimeout = try s.duration("drain-timeout", default: .seconds(10))
         logLevel = s.string("log-level", default: "info")
+        let parent = try s.int("exit-with-parent", default: 0, range: 0...Int(Int32.max))
+        exitWithParent = parent == 0 ? nil : Int32(parent)
     }
 
     /// The address of another service of the suite: `--orders-addr` / `OMS_ORDERS_ADDR`,

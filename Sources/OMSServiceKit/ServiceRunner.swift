@@ -167,6 +167,9 @@ public enum ServiceRunner {
                 throw ConfigurationError("cannot listen on \(configuration.listen): \(describe(error))")
             }
             var services: [any Service] = components.jobs
+            if let parent = configuration.exitWithParent {
+                services.append(Self.parentWatch(parent, logger: logger))
+            }
             if let port = configuration.metricsPort {
                 let metrics = MetricsEndpoint(
                     host: configuration.listen.host, port: port, registry: registry, logger: logger)
@@ -192,6 +195,17 @@ public enum ServiceRunner {
         await peers?.close()
         await redis?.shutdown()
         await database.shutdown()
+    }
+
+    /// `exit-with-parent`: once a second, whether the process that started this one is still its
+    /// parent; when not (it died and this process was re-parented), SIGTERM to itself, which the
+    /// service group turns into the usual graceful shutdown.
+    static func parentWatch(_ parent: Int32, logger: Logger) -> PeriodicJob {
+        PeriodicJob(name: "parent-watch", interval: .seconds(1), logger: logger) {
+            guard getppid() != parent else { return }
+            logger.notice("parent process \(parent) is gone; shutting down (exit-with-parent)")
+            kill(getpid(), SIGTERM)
+        }
     }
 
     /// `--probe`: asks the service at its own address for its health; for container health checks.

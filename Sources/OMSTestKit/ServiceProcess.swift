@@ -59,7 +59,10 @@ public final class ServiceProcess: @unchecked Sendable {
         let p = Process()
         p.executableURL = executable
         p.arguments = arguments
-        p.environment = currentEnvironment
+        var environment = currentEnvironment
+        // The service shuts itself down when this process dies: a killed test run leaves nothing behind.
+        environment["OMS_EXIT_WITH_PARENT"] = String(getpid())
+        p.environment = environment
         p.standardOutput = handle
         p.standardError = handle
         p.standardInput = FileHandle.nullDevice

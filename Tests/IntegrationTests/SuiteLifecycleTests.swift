@@ -45,6 +45,45 @@ import Testing
         }
     }
 
+    @Test func aServiceWhoseParentDiesShutsItselfDown() async throws {
+        let env = try TestEnvironment.load()
+        let bin = ProcessInfo.processInfo.environment["OMS_BIN_DIR"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let exe = bin.appendingPathComponent("oms-payments")
+        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
+            Issue.record("\(exe.path) not built")
+            return
+        }
+        // A shell starts the service with exit-with-parent set to the shell's pid, prints the
+        // service's pid and exits: the service is re-parented and must stop on its own.
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("oms-parent-watch-\(getpid()).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        shell.arguments = ["-c", "OMS_EXIT_WITH_PARENT=$$ \"$0\" >\"$1\" 2>&1 & echo $!", exe.path, log.path]
+        shell.environment = [
+            "OMS_AUTH_TOKEN": String(repeating: "t", count: 32), "OMS_PAYMENTS_DB_URL": try env.dbURL(service: "payments"),
+            "OMS_PAYMENTS_METRICS_PORT": "0", "OMS_PAYMENTS_PORT": "0",
+        ]
+        let pipe = Pipe()
+        shell.standardOutput = pipe
+        try shell.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        shell.waitUntilExit()
+        let pid = try #require(Int32(out.trimmingCharacters(in: .whitespacesAndNewlines)), "no pid in \(out)")
+        // Generous: start-up (migrations) plus one watch interval; nothing else is timed.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while kill(pid, 0) == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let gone = kill(pid, 0) != 0
+        if !gone { kill(pid, SIGKILL) }
+        #expect(gone, "oms-payments (pid \(pid)) kept running after its parent exited")
+        // It was serving, noticed, and stopped the graceful way (not a start-up failure).
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(text.contains("serving") && text.contains("exit-with-parent") && text.contains("stopped"), "\(text)")
+    }
+
     @Test func badConfigurationStopsWithOneClearLine() async throws {
         let env = try TestEnvironment.load()
         let bin = ProcessInfo.processInfo.environment["OMS_BIN_DIR"].map { URL(fileURLWithPath: $0) }
