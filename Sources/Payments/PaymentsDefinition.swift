@@ -36,14 +36,14 @@ public enum PaymentsDefinition {
 
     /// The provider the settings name.
     /// - Throws: `ConfigurationError` for an unknown provider or bad latency.
-    public static func makeProvider(_ settings: Settings) throws -> any PaymentProvider {
+    public static func makeProvider(_ settings: Settings, database: MySQLDatabase? = nil) throws -> any PaymentProvider {
         let kind = settings.string("provider", default: "sandbox")
         guard kind == "sandbox" else {
             throw ConfigurationError("--provider must be 'sandbox' (the only built-in provider), got '\(kind)'")
         }
         return SandboxPaymentProvider(
             latency: try settings.duration("sandbox-latency", default: .zero),
-            slowLatency: try settings.duration("sandbox-slow-latency", default: .seconds(600)))
+            slowLatency: try settings.duration("sandbox-slow-latency", default: .seconds(600)), database: database)
     }
 
     /// Builds the RPC service and the background jobs. The database must already be migrated.
@@ -58,7 +58,7 @@ public enum PaymentsDefinition {
         settings: Settings, database: MySQLDatabase, logger: Logger, provider: (any PaymentProvider)? = nil
     ) async throws -> (services: [any RPCService], jobs: [PeriodicJob]) {
         let engineSettings = try engineSettings(settings)
-        let provider = try provider ?? makeProvider(settings)
+        let provider = try provider ?? makeProvider(settings, database: database)
         let engine = PaymentsEngine(database: database, provider: provider, settings: engineSettings, logger: logger)
         let service = PaymentsService(engine: engine, logger: logger)
         return ([service], [resolverJob(engine: engine, logger: logger)])

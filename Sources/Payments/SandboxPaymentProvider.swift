@@ -1,4 +1,5 @@
 import Foundation
+import OMSMySQL
 
 /// A built-in card sandbox that answers by test card number, the way card processors' test
 /// modes do:
@@ -17,7 +18,9 @@ import Foundation
 /// The sandbox is idempotent by key: the outcome is decided when the first request with a key
 /// arrives and recorded at once, so a caller that timed out can learn it with
 /// `lookupAuthorization(idempotencyKey:)` while the slow answer is still on its way; repeating
-/// the request returns the recorded outcome. It keeps only brand and last four digits.
+/// the request returns the recorded outcome. It keeps only brand and last four digits. Given the
+/// payments database it records everything there (`sandbox_authorizations`, `sandbox_operations`),
+/// so a restarted service can still capture, void and refund what it authorized before.
 public actor SandboxPaymentProvider: PaymentProvider {
     /// Test card numbers.
     public enum TestCard {
@@ -28,22 +31,12 @@ public actor SandboxPaymentProvider: PaymentProvider {
         public static let slow = "4000000000003220"
     }
 
-    private struct Authorization {
-        var fingerprint: String
-        var amount: Int64
-        var outcome: ProviderAuthorizationOutcome
-        var captured: Int64 = 0
-        var refunded: Int64 = 0
-        var voided = false
-    }
-
     /// Added to every answer.
     public var latency: Duration
     /// How long the slow test card takes to answer.
     public var slowLatency: Duration
-    private var authorizations: [String: Authorization] = [:]
-    private var references: [String: String] = [:]  // reference → authorization key
-    private var operations: [String: String] = [:]  // capture/void/refund key → fingerprint
+    /// Where the sandbox's authorizations, captures, voids and refunds are recorded.
+    private let ledger: any SandboxLedger
     private var nextReference = 1
     /// Distinguishes references of different sandbox instances (process restarts).
     private let instanceTag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
@@ -56,9 +49,12 @@ public actor SandboxPaymentProvider: PaymentProvider {
     /// - Parameters:
     ///   - latency: delay before every answer (default none).
     ///   - slowLatency: delay of the slow test card (default 10 minutes: slower than any sane deadline).
-    public init(latency: Duration = .zero, slowLatency: Duration = .seconds(600)) {
+    ///   - database: where to keep the sandbox's records (the payments database, tables of
+    ///     V003__sandbox_ledger.sql) so that they outlive a restart; nil keeps them in memory (unit tests).
+    public init(latency: Duration = .zero, slowLatency: Duration = .seconds(600), database: MySQLDatabase? = nil) {
         self.latency = latency
         self.slowLatency = slowLatency
+        self.ledger = database.map { MySQLSandboxLedger(database: $0) } ?? InMemorySandboxLedger()
     }
 
     /// Changes the latency (for tests and the `sandbox-latency` setting).
@@ -68,8 +64,8 @@ public actor SandboxPaymentProvider: PaymentProvider {
     public func authorizeCalls(forKey key: String) -> Int { authorizeCallsByKey[key, default: 0] }
 
     /// The approved, captured and refunded amounts the sandbox holds for an authorization key.
-    public func ledger(forKey key: String) -> (authorized: Int64, captured: Int64, refunded: Int64, voided: Bool)? {
-        guard let a = authorizations[key] else { return nil }
+    public func ledger(forKey key: String) async throws -> (authorized: Int64, captured: Int64, refunded: Int64, voided: Bool)? {
+        guard let a = try await ledger.authorization(key: key) else { return nil }
         let authorized: Int64 = if case .approved = a.outcome { a.amount } else { 0 }
         return (authorized, a.captured, a.refunded, a.voided)
     }
@@ -83,16 +79,17 @@ public actor SandboxPaymentProvider: PaymentProvider {
         let card = request.card
         let fingerprint =
             "\(request.amount)|\(request.currency.code)|\(card.summary)|\(card.expiryMonth)/\(card.expiryYear)"
-        let outcome: ProviderAuthorizationOutcome
-        if let existing = authorizations[request.idempotencyKey] {
-            guard existing.fingerprint == fingerprint else { throw PaymentProviderError.idempotencyMismatch }
-            outcome = existing.outcome
+        let recorded: SandboxAuthorization
+        if let existing = try await ledger.authorization(key: request.idempotencyKey) {
+            recorded = existing
         } else {
-            outcome = decide(number: number, card: request.card)
-            if case .approved(let reference) = outcome { references[reference] = request.idempotencyKey }
-            authorizations[request.idempotencyKey] = Authorization(
-                fingerprint: fingerprint, amount: request.amount, outcome: outcome)
+            // The first request with a key decides; a concurrent first request gets the record that won.
+            recorded = try await ledger.record(
+                key: request.idempotencyKey,
+                SandboxAuthorization(fingerprint: fingerprint, amount: request.amount, outcome: decide(number: number, card: card)))
         }
+        guard recorded.fingerprint == fingerprint else { throw PaymentProviderError.idempotencyMismatch }
+        let outcome = recorded.outcome
         let delay = number == TestCard.slow ? slowLatency : latency
         if delay > .zero { try await Task.sleep(for: delay) }
         return outcome
@@ -100,7 +97,7 @@ public actor SandboxPaymentProvider: PaymentProvider {
 
     public func lookupAuthorization(idempotencyKey: String) async throws -> ProviderLookupResult {
         lookupCallCount += 1
-        guard let existing = authorizations[idempotencyKey] else { return .notFound }
+        guard let existing = try await ledger.authorization(key: idempotencyKey) else { return .notFound }
         return .completed(existing.outcome)
     }
 
@@ -136,18 +133,10 @@ public actor SandboxPaymentProvider: PaymentProvider {
     }
 
     private func moneyMovement(
-        reference: String, key: String, fingerprint: String, apply: (inout Authorization) throws -> Void
+        reference: String, key: String, fingerprint: String,
+        apply: @escaping @Sendable (inout SandboxAuthorization) throws -> Void
     ) async throws {
-        if let seen = operations[key] {
-            guard seen == fingerprint else { throw PaymentProviderError.idempotencyMismatch }
-        } else {
-            guard let authKey = references[reference], var a = authorizations[authKey] else {
-                throw PaymentProviderError.rejected("unknown authorization")
-            }
-            try apply(&a)
-            authorizations[authKey] = a
-            operations[key] = fingerprint
-        }
+        try await ledger.move(operationKey: key, fingerprint: fingerprint, reference: reference, apply)
         if latency > .zero { try await Task.sleep(for: latency) }
     }
 

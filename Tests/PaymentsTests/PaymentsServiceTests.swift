@@ -163,7 +163,7 @@ import Testing
             #expect(r2.payment?.refunded?.amountMinor == 10_000)
             await expectCode(.failedPrecondition) { try await h.refund(id, 1, key: "return-3") }
 
-            let ledger = await h.sandbox.ledger(forKey: "oms-pay-\(id)")
+            let ledger = try await h.sandbox.ledger(forKey: "oms-pay-\(id)")
             #expect(ledger?.captured == 10_000 && ledger?.refunded == 10_000)
             let ops = try await h.engine.operations(paymentID: UInt64(id)!)
             #expect(ops.count == 5 && ops.allSatisfy(\.confirmed))
@@ -185,7 +185,7 @@ import Testing
             #expect(try await h.void(p.paymentID, key: "void-1") == v)
             await expectCode(.failedPrecondition) { try await h.void(p.paymentID, key: "void-2") }
             await expectCode(.failedPrecondition) { try await h.capture(p.paymentID, 1, key: "after-void") }
-            #expect(await h.sandbox.ledger(forKey: "oms-pay-\(p.paymentID)")?.voided == true)
+            #expect(try await h.sandbox.ledger(forKey: "oms-pay-\(p.paymentID)")?.voided == true)
             let pending = try await h.authorize(
                 PaymentsHarness.authorizeRequest(key: "declined", card: Card.genericDecline))
             await expectCode(.failedPrecondition) { try await h.void(pending.paymentID, key: "void-declined") }

@@ -75,7 +75,7 @@ final class LosingProvider: PaymentProvider, @unchecked Sendable {
             #expect(answer.payment?.captured?.amountMinor == 400)
             ops = try await h.engine.operations(paymentID: UInt64(p.paymentID)!)
             #expect(ops.count == 1 && ops.first?.confirmed == true)
-            #expect(await h.sandbox.ledger(forKey: "oms-pay-\(p.paymentID)")?.captured == 400)
+            #expect(try await h.sandbox.ledger(forKey: "oms-pay-\(p.paymentID)")?.captured == 400)
             #expect(try await service.capture(capture, context: ctx) == answer)
         }
     }
