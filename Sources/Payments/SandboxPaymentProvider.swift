@@ -79,15 +79,11 @@ public actor SandboxPaymentProvider: PaymentProvider {
         let card = request.card
         let fingerprint =
             "\(request.amount)|\(request.currency.code)|\(card.summary)|\(card.expiryMonth)/\(card.expiryYear)"
-        let recorded: SandboxAuthorization
-        if let existing = try await ledger.authorization(key: request.idempotencyKey) {
-            recorded = existing
-        } else {
-            // The first request with a key decides; a concurrent first request gets the record that won.
-            recorded = try await ledger.record(
-                key: request.idempotencyKey,
-                SandboxAuthorization(fingerprint: fingerprint, amount: request.amount, outcome: decide(number: number, card: card)))
-        }
+        // The first request with a key decides; a repeat (or a concurrent first request that lost)
+        // gets the record that holds, and its freshly decided outcome is dropped.
+        let recorded = try await ledger.record(
+            key: request.idempotencyKey,
+            SandboxAuthorization(fingerprint: fingerprint, amount: request.amount, outcome: decide(number: number, card: card)))
         guard recorded.fingerprint == fingerprint else { throw PaymentProviderError.idempotencyMismatch }
         let outcome = recorded.outcome
         let delay = number == TestCard.slow ? slowLatency : latency
