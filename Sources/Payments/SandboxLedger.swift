@@ -87,18 +87,21 @@ struct MySQLSandboxLedger: SandboxLedger {
             case .approved(let r): ("approved", r)
             case .declined(let code): (code.rawValue, nil)
             }
-        return try await database.batchedTransaction(isolation: .readCommitted, retryable: true) { tx in
-            try tx.execute(
+        // One autocommit statement in the usual case: 1 row affected = this call recorded it; 0 = a
+        // record existed (a repeat, or a concurrent first request that won), which is then read.
+        let inserted = try await database.write { c in
+            try await c.execute(
                 """
                 INSERT INTO sandbox_authorizations (idempotency_key, fingerprint, amount, outcome, reference, created_at)
                 VALUES (?, ?, ?, ?, ?, NOW(6)) ON DUPLICATE KEY UPDATE idempotency_key = idempotency_key
                 """,
                 [.string(key), .string(a.fingerprint), .int64(a.amount), .string(outcome), .optional(reference) { .string($0) }])
-            guard let row = try tx.queryOne(
-                "SELECT \(Self.columns) FROM sandbox_authorizations WHERE idempotency_key = ?", [.string(key)])
-            else { throw MySQLError(kind: .other, message: "sandbox authorization \(key) vanished") }
-            return try Self.authorization(row)
+        }.affectedRows == 1
+        if inserted { return a }
+        guard let existing = try await authorization(key: key) else {
+            throw MySQLError(kind: .other, message: "sandbox authorization \(key) vanished")
         }
+        return existing
     }
 
     func authorization(key: String) async throws -> SandboxAuthorization? {
