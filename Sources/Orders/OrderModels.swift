@@ -199,20 +199,8 @@ public struct ShipmentReport: Sendable, Hashable {
         case delivered
     }
 
-    /// One shipped line.
-    public struct Line: Sendable, Hashable {
-        /// The order line number.
-        public var lineNo: Int
-        /// Units in this shipment (> 0).
-        public var quantity: Int
-        /// - Parameters:
-        ///   - lineNo: order line number.
-        ///   - quantity: units.
-        public init(lineNo: Int, quantity: Int) {
-            self.lineNo = lineNo
-            self.quantity = quantity
-        }
-    }
+    /// One shipped line (units in this shipment, > 0).
+    public typealias Line = OrderLineQuantity
 
     /// The order.
     public var orderID: Int64
@@ -236,22 +224,25 @@ public struct ShipmentReport: Sendable, Hashable {
     }
 }
 
+/// Units of one order line (a shipped line, a returned line).
+public struct OrderLineQuantity: Sendable, Hashable {
+    /// The order line number.
+    public var lineNo: Int
+    /// Units (> 0).
+    public var quantity: Int
+    /// - Parameters:
+    ///   - lineNo: order line number.
+    ///   - quantity: units.
+    public init(lineNo: Int, quantity: Int) {
+        self.lineNo = lineNo
+        self.quantity = quantity
+    }
+}
+
 /// A return request.
 public struct ReturnRequest: Sendable, Hashable {
-    /// One returned line.
-    public struct Line: Sendable, Hashable {
-        /// The order line number.
-        public var lineNo: Int
-        /// Units coming back (> 0).
-        public var quantity: Int
-        /// - Parameters:
-        ///   - lineNo: order line number.
-        ///   - quantity: units.
-        public init(lineNo: Int, quantity: Int) {
-            self.lineNo = lineNo
-            self.quantity = quantity
-        }
-    }
+    /// One returned line (units coming back, > 0).
+    public typealias Line = OrderLineQuantity
 
     /// The order.
     public var orderID: Int64
