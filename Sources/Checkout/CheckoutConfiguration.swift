@@ -36,6 +36,12 @@ public struct CheckoutConfiguration: Sendable {
     /// out of stock at once — one commit, nothing reserved — when a line cannot be covered
     /// (`stock-precheck`, default true). Reserve still decides for every checkout that goes on.
     public var stockPrecheck: Bool = true
+    /// How long a finished checkout (and so its idempotency key) is kept before the retention job
+    /// deletes it (`retention`, default 30 days; 0 keeps everything). A repeat of a key after that
+    /// is a new checkout.
+    public var retention: Duration = .seconds(30 * 86_400)
+    /// How often the retention job runs (`retention-interval`, default 10 min).
+    public var retentionInterval: Duration = .seconds(600)
     /// TEST-ONLY crash injection (`failpoint`, e.g. `OMS_CHECKOUT_FAILPOINT=crash-after:reserve`): the process
     /// kills itself with SIGKILL right after that forward step's call returned and before its result is
     /// recorded. Nil (off) by default; production never sets it. See docs/checkout.md.
@@ -58,6 +64,8 @@ public struct CheckoutConfiguration: Sendable {
         recoveryBatch = try settings.int("recovery-batch", default: recoveryBatch, range: 1...10_000)
         recoveryConcurrency = try settings.int("recovery-concurrency", default: recoveryConcurrency, range: 1...256)
         stockPrecheck = try settings.bool("stock-precheck", default: stockPrecheck)
+        retention = try settings.duration("retention", default: retention)
+        retentionInterval = try settings.duration("retention-interval", default: retentionInterval)
         crashAfter = try Self.parseFailpoint(settings.string("failpoint"))
         try check()
     }

@@ -40,7 +40,10 @@ public enum CheckoutDefinition {
                 "TEST-ONLY failpoint set: this process kills itself with SIGKILL after every \(step.rawValue); never set it in production",
                 metadata: ["failpoint": "crash-after:\(step.rawValue)"])
         }
-        return ([CheckoutService(coordinator: coordinator)], [coordinator.makeRecoveryJob()])
+        return (
+            [CheckoutService(coordinator: coordinator)],
+            [coordinator.makeRecoveryJob()] + [coordinator.makeRetentionJob()].compactMap { $0 }
+        )
     }
 
     /// Builds the components with adapters over the generated typed clients.

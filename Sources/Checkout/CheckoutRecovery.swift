@@ -93,3 +93,29 @@ extension CheckoutCoordinator {
         }
     }
 }
+
+extension CheckoutCoordinator {
+    /// One retention pass: deletes finished checkouts older than `retention`, 1,000 at a time.
+    /// - Returns: how many were deleted.
+    /// - Throws: `MySQLError`.
+    @discardableResult
+    public func purgeFinishedOnce() async throws -> Int {
+        guard configuration.retention > .zero else { return 0 }
+        var total = 0
+        while true {
+            let n = try await repository.purgeFinished(olderThan: configuration.retention, limit: 1_000)
+            total += n
+            if n < 1_000 { break }
+        }
+        if total > 0 { logger.info("finished checkouts purged", metadata: ["count": "\(total)"]) }
+        return total
+    }
+
+    /// The `checkout-retention` job (nil when retention is off).
+    func makeRetentionJob() -> PeriodicJob? {
+        guard configuration.retention > .zero else { return nil }
+        return PeriodicJob(
+            name: "checkout-retention", interval: configuration.retentionInterval, runAtStart: false, logger: logger
+        ) { [self] in try await purgeFinishedOnce() }
+    }
+}

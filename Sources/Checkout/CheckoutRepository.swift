@@ -304,6 +304,26 @@ public struct CheckoutRepository: Sendable {
         return r.affectedRows == 1 ? expectedVersion + 1 : nil
     }
 
+    /// Deletes up to `limit` finished checkouts that ended more than `olderThan` ago (with any rows of the
+    /// old `checkout_events` table that belong to them). Open checkouts are never touched.
+    /// - Returns: how many checkouts were deleted.
+    /// - Throws: `MySQLError`.
+    public func purgeFinished(olderThan: Duration, limit: Int) async throws -> Int {
+        try await database.batchedTransaction(isolation: .readCommitted, retryable: true) { tx in
+            let ids = try tx.query(
+                """
+                SELECT checkout_id FROM checkouts
+                WHERE is_open = 0 AND finished_at < TIMESTAMPADD(MICROSECOND, ?, NOW(6))
+                ORDER BY finished_at LIMIT ? FOR UPDATE
+                """, [.int64(-Self.micros(olderThan)), .int64(Int64(limit))]
+            ).map { MySQLValue.int64(try $0.int64("checkout_id")) }
+            guard !ids.isEmpty else { return 0 }
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            try tx.execute("DELETE FROM checkout_events WHERE checkout_id IN (\(marks))", ids)
+            return Int(try tx.execute("DELETE FROM checkouts WHERE checkout_id IN (\(marks)) AND is_open = 0", ids).affectedRows)
+        }
+    }
+
     /// Number of open checkouts (a gauge, and tests).
     /// - Throws: `MySQLError`.
     public func openCount() async throws -> Int {

@@ -72,4 +72,43 @@ struct CheckoutRepositoryTests {
             #expect(log.map(\.kind) == ["intent", "recorded"])
         }
     }
+
+    @Test func retentionDeletesOnlyOldFinishedCheckouts() async throws {
+        try await CheckoutHarness.run { h in
+            let repo = CheckoutRepository(database: h.database)
+            let draft = OrderDraft(
+                checkoutID: "0", customer: CheckoutCustomer(customerID: "c1", name: "C", email: "c@example.test"),
+                lines: [], shippingAddress: CheckoutAddress(name: "C", line1: "1 Main St", city: "Springfield", country: "US"),
+                metadataJSON: "{}", reservationID: "0")
+            let rejected = CheckoutSaga.rejectedAtStart(.outOfStock(skus: ["X"]))
+            let outcome = CheckoutOutcome.rejected(.outOfStock(skus: ["X"]))
+            // 1: finished long ago; 2: finished just now; 3: still open (started long ago).
+            for (id, saga, result) in [
+                (Int64(7_100_001), rejected, Optional(outcome)), (7_100_002, rejected, outcome), (7_100_003, CheckoutSaga(), nil),
+            ] {
+                _ = try await repo.insert(
+                    checkoutID: id, idempotencyKey: "ret-\(id)", requestHash: String(repeating: "0", count: 64), saga: saga,
+                    request: StoredRequest(draft: draft, cardLast4: "4242"), outcome: result, owner: "a", lease: .seconds(30))
+            }
+            try await h.database.write { c in
+                try await c.execute(
+                    "UPDATE checkouts SET finished_at = NOW(6) - INTERVAL 2 DAY, created_at = NOW(6) - INTERVAL 2 DAY WHERE checkout_id = 7100001")
+                try await c.execute("UPDATE checkouts SET created_at = NOW(6) - INTERVAL 2 DAY WHERE checkout_id = 7100003")
+                try await c.execute(
+                    """
+                    INSERT INTO checkout_events (checkout_id, version, kind, to_phase, owner, created_at)
+                    VALUES (7100001, 0, 'finished', 'compensated', 'old', NOW(6) - INTERVAL 2 DAY)
+                    """)
+            }
+            #expect(try await repo.purgeFinished(olderThan: .seconds(86_400), limit: 10) == 1)
+            #expect(try await repo.find(checkoutID: 7_100_001) == nil)
+            #expect(try await repo.find(checkoutID: 7_100_002) != nil)
+            #expect(try await repo.find(checkoutID: 7_100_003) != nil)
+            let events = try await h.database.write { c in
+                try await c.queryOne("SELECT COUNT(*) AS n FROM checkout_events WHERE checkout_id = 7100001")?.int("n")
+            }
+            #expect(events == 0)
+            #expect(try await repo.purgeFinished(olderThan: .seconds(86_400), limit: 10) == 0)
+        }
+    }
 }
