@@ -246,16 +246,11 @@ struct InventoryRepository: Sendable {
         id: String, kind: String, orderID: String? = nil, reason: String? = nil, tombstoneWhenMissing: Bool = false,
         _ transition: @escaping @Sendable (inout ReservationStateMachine, Date) throws -> ReservationStockEffect
     ) async throws -> TransitionResult {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await transitionOnce(
-                    id: id, kind: kind, orderID: orderID, reason: reason, tombstoneWhenMissing: tombstoneWhenMissing,
-                    transition)
-            } catch let e as MySQLError where e.kind == .duplicateKey && attempt < 3 {
-                continue  // a concurrent Reserve inserted the id first: decide again on its row
-            }
+        // A concurrent Reserve may insert the id first: the next run decides on its row.
+        try await retryingOnDuplicateKey {
+            try await transitionOnce(
+                id: id, kind: kind, orderID: orderID, reason: reason, tombstoneWhenMissing: tombstoneWhenMissing,
+                transition)
         }
     }
 
@@ -538,15 +533,8 @@ struct InventoryRepository: Sendable {
     /// - Parameter expectedVersion: when non-zero, the update applies only to that version (else 10 ABORTED).
     /// - Returns: the stored product and whether it was created.
     func upsert(_ p: ProductRecord, expectedVersion: Int64) async throws -> (ProductRecord, Bool) {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await upsertOnce(p, expectedVersion: expectedVersion)
-            } catch let e as MySQLError where e.kind == .duplicateKey && attempt < 3 {
-                continue  // a concurrent upsert created the SKU first: decide again on its row
-            }
-        }
+        // A concurrent upsert may create the SKU first: the next run updates its row.
+        try await retryingOnDuplicateKey { try await upsertOnce(p, expectedVersion: expectedVersion) }
     }
 
     /// One attempt of `upsert`. READ COMMITTED: the locking read of a SKU that does not exist yet takes

@@ -119,3 +119,19 @@ public final class MySQLDatabase: Sendable {
         }
     }
 }
+
+/// Runs `body` again, up to `attempts` runs in all, when it fails with a duplicate key: the "insert if
+/// absent" writes (tombstones, new products, provider operations), where a concurrent writer inserted the
+/// same key first and the next run decides on that writer's row.
+/// - Throws: what the last run threw.
+public func retryingOnDuplicateKey<R: Sendable>(attempts: Int = 3, _ body: () async throws -> R) async throws -> R {
+    var attempt = 0
+    while true {
+        attempt += 1
+        do {
+            return try await body()
+        } catch let e as MySQLError where e.kind == .duplicateKey && attempt < attempts {
+            continue
+        }
+    }
+}

@@ -115,14 +115,9 @@ struct MySQLSandboxLedger: SandboxLedger {
         operationKey: String, fingerprint: String, reference: String,
         _ apply: @escaping @Sendable (inout SandboxAuthorization) throws -> Void
     ) async throws {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await moveOnce(operationKey: operationKey, fingerprint: fingerprint, reference: reference, apply)
-            } catch let e as MySQLError where e.kind == .duplicateKey && attempt < 3 {
-                continue  // the same operation key committed first: its row decides now
-            }
+        // The same operation key may commit first elsewhere: the next run finds its row.
+        try await retryingOnDuplicateKey {
+            try await moveOnce(operationKey: operationKey, fingerprint: fingerprint, reference: reference, apply)
         }
     }
 

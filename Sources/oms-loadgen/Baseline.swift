@@ -120,14 +120,12 @@ final class Baseline: Sendable {
         var version: Int64 = 0
         // Like the coordinator: each saga write is one autocommit statement that also appends its log
         // entries to the row; a step's result and the next step's intent go in one write.
-        func entries(_ events: [(kind: String, to: String)], version: Int64) -> (String, [MySQLValue]) {
-            let object = "JSON_OBJECT('version', ?, 'kind', ?, 'to', ?, 'owner', 'baseline', 'at', DATE_FORMAT(NOW(6), '%Y-%m-%d %H:%i:%s.%f'))"
-            return (
-                Array(repeating: object, count: events.count).joined(separator: ", "),
-                events.flatMap { [MySQLValue.int64(version), .string($0.kind), .string($0.to)] }
-            )
+        let object = "JSON_OBJECT('version', ?, 'kind', ?, 'to', ?, 'owner', 'baseline', 'at', DATE_FORMAT(NOW(6), '%Y-%m-%d %H:%i:%s.%f'))"
+        func binds(_ events: [(kind: String, to: String)], version: Int64) -> [MySQLValue] {
+            events.flatMap { [MySQLValue.int64(version), .string($0.kind), .string($0.to)] }
         }
-        let (first, firstBinds) = entries([("recorded", "recorded"), ("intent", "reserving")], version: 0)
+        let first = Array(repeating: object, count: 2).joined(separator: ", ")
+        let firstBinds = binds([("recorded", "recorded"), ("intent", "reserving")], version: 0)
         try await pool.execute(
             """
             INSERT INTO \(s)checkouts (checkout_id, idempotency_key, request_hash, phase, saga, request, is_open, attempts,
@@ -139,9 +137,8 @@ final class Baseline: Sendable {
              .string("{\"draft\":{\"customer\":{\"customerID\":\"\(customer)\"}}}")] + firstBinds)
         func phase(_ events: [(kind: String, to: String)], final: Bool = false, outcome: String = "placed") async throws {
             let to = events.last!.to
-            let (objects, binds) = entries(events, version: version + 1)
-            let appended = objects.isEmpty ? "step_log" : "JSON_ARRAY_APPEND(COALESCE(step_log, JSON_ARRAY()), '$', "
-                + objects.replacingOccurrences(of: "), JSON_OBJECT(", with: "), '$', JSON_OBJECT(") + ")"
+            let appended = "JSON_ARRAY_APPEND(COALESCE(step_log, JSON_ARRAY()), "
+                + Array(repeating: "'$', " + object, count: events.count).joined(separator: ", ") + ")"
             let r = try await pool.execute(
                 """
                 UPDATE \(s)checkouts SET phase = ?, saga = ?, is_open = ?, result = ?, finished_at = IF(? = 1, NOW(6), NULL),
@@ -150,7 +147,7 @@ final class Baseline: Sendable {
                 WHERE checkout_id = ? AND version = ? AND lease_owner = 'baseline'
                 """,
                 [.string(to), .string("{\"phase\":\"\(to)\"}"), .bool(!final), final ? .string("{\"kind\":\"\(outcome)\"}") : .null,
-                 .bool(final)] + binds + [.int64(checkoutID), .int64(version)])
+                 .bool(final)] + binds(events, version: version + 1) + [.int64(checkoutID), .int64(version)])
             guard r.affectedRows == 1 else { throw LoadgenError("baseline: checkout changed concurrently") }
             version += 1
         }
