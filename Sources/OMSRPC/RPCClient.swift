@@ -217,7 +217,9 @@ public final class RPCClient: RPCClientTransport, Sendable {
     /// - Returns: The protobuf-encoded response.
     /// - Throws: `RPCError` with the server's code, or 4 (deadline passed), 1 (task cancelled),
     ///   14 (no connection, or it was lost before the reply), 8 (request larger than the limit).
-    public func unary(method: MethodDescriptor, request: [UInt8], options: CallOptions) async throws -> [UInt8] {
+    nonisolated(nonsending) public func unary(
+        method: MethodDescriptor, request: [UInt8], options: CallOptions
+    ) async throws -> [UInt8] {
         let serving = ServerContext.current
         // The caller's entries plus the transport's, without building a merged dictionary.
         var metadata = OutgoingMetadata(extra: options.metadata, authorization: authorization)
@@ -238,9 +240,12 @@ public final class RPCClient: RPCClientTransport, Sendable {
         let path = method.path
 
         var attempt = 1
+        // The first attempt starts now: its time left is the whole timeout (no second clock read).
+        var remaining = timeout
         while true {
             do {
-                return try await attemptCall(path: path, request: request, metadata: metadata, deadline: deadline)
+                return try await attemptCall(
+                    path: path, request: request, metadata: metadata, deadline: deadline, remaining: remaining)
             } catch let error as RPCError where error.code == .unavailable {
                 guard idempotent || error.wasNeverSent, attempt < configuration.maximumAttempts else { throw error }
                 let delay = configuration.backoff.delay(attempt: attempt)
@@ -251,20 +256,33 @@ public final class RPCClient: RPCClientTransport, Sendable {
                     throw RPCError(.cancelled, "cancelled")
                 }
                 attempt += 1
+                remaining = deadline.map { $0 - ContinuousClock.now }
                 logger.debug("rpc retry", metadata: ["method": "\(path)", "attempt": "\(attempt)"])
             }
         }
     }
 
-    private func attemptCall(
-        path: String, request: [UInt8], metadata: OutgoingMetadata, deadline: ContinuousClock.Instant?
+    /// - Parameters:
+    ///   - deadline: When the call must have finished (nil: no deadline).
+    ///   - remaining: Time left before `deadline` when this attempt starts.
+    nonisolated(nonsending) private func attemptCall(
+        path: String, request: [UInt8], metadata: OutgoingMetadata, deadline: ContinuousClock.Instant?,
+        remaining: Duration?
     ) async throws -> [UInt8] {
         if Task.isCancelled { throw RPCError(.cancelled, "cancelled") }
-        let (connection, id) = try await connection(before: deadline)
+        var remaining = remaining
+        let connection: Connection
+        let id: UInt64
+        if let ready = readyConnection() {
+            (connection, id) = ready
+        } else {
+            (connection, id) = try await self.connection(before: deadline)
+            // Connecting (or waiting for it) took time.
+            remaining = deadline.map { $0 - ContinuousClock.now }
+        }
         var timeoutMs: UInt32 = 0
         var timeout: TimeAmount?
-        if let deadline {
-            let remaining = deadline - ContinuousClock.now
+        if let remaining {
             guard remaining > .zero else { throw RPCError(.deadlineExceeded, "deadline exceeded") }
             let (seconds, attoseconds) = remaining.components
             let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
@@ -307,9 +325,20 @@ public final class RPCClient: RPCClientTransport, Sendable {
         case closed
     }
 
+    /// The common case, without suspending: the current connection and the id of the next call
+    /// on it, under one lock (nil when there is no open connection or the client is closed).
+    private func readyConnection() -> (Connection, UInt64)? {
+        state.withLockedValue { state in
+            guard !state.closed, let current = state.current else { return nil }
+            return (current, Self.nextCallID(on: current))
+        }
+    }
+
     /// The current connection, or a new one (waiting out the reconnect backoff, within the
     /// deadline), and the id of the next call on it.
-    private func connection(before deadline: ContinuousClock.Instant?) async throws -> (Connection, UInt64) {
+    nonisolated(nonsending) private func connection(
+        before deadline: ContinuousClock.Instant?
+    ) async throws -> (Connection, UInt64) {
         while true {
             let now = ContinuousClock.now
             let next = state.withLockedValue { state -> Next in

@@ -50,15 +50,18 @@ public struct ServerContext: Sendable {
 /// A way to send unary calls: implemented by the NIO client in OMSRPC (and by in-process
 /// transports in tests).
 public protocol RPCClientTransport: Sendable {
-    /// Sends one call and returns the reply payload.
+    /// Sends one call and returns the reply payload. Runs on the caller's executor
+    /// (`nonisolated(nonsending)`): a call costs no executor hop before it reaches the transport.
     /// - Throws: `RPCError` with the peer's code, or a transport code (14, 4, 1).
-    func unary(method: MethodDescriptor, request: [UInt8], options: CallOptions) async throws -> [UInt8]
+    nonisolated(nonsending) func unary(
+        method: MethodDescriptor, request: [UInt8], options: CallOptions
+    ) async throws -> [UInt8]
 }
 
 extension RPCClientTransport {
     /// Typed unary call: encodes the request, decodes the reply.
     /// - Throws: `RPCError`; a reply that does not decode is 13 INTERNAL.
-    public func unary<Request: ProtoMessage, Response: ProtoMessage>(
+    nonisolated(nonsending) public func unary<Request: ProtoMessage, Response: ProtoMessage>(
         _ method: MethodDescriptor, _ request: Request, as: Response.Type = Response.self, options: CallOptions
     ) async throws -> Response {
         let bytes = try await unary(method: method, request: request.serializedBytes(), options: options)

@@ -102,7 +102,7 @@ struct RPCBenchmark {
 
         let request = Bytes(payload)
         let rpcCall: @Sendable (Int) async throws -> Void = { _ in
-            _ = try await client.unary(TestMethods.echo, request, as: Bytes.self, options: CallOptions())
+            _ = try await client.unary(TestMethods.plainEcho, request, as: Bytes.self, options: CallOptions())
         }
         let echoCall: @Sendable (Int) async throws -> Void = { _ in
             _ = try await echoClient.call(payload)

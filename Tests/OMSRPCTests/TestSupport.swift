@@ -38,6 +38,8 @@ final class Probe: Sendable {
 
 enum TestMethods {
     static let echo = MethodDescriptor(service: "oms.test.v1.Test", method: "Echo", idempotent: true)
+    /// Echo with no handler work at all (the benchmark's method: the bare echo does none either).
+    static let plainEcho = MethodDescriptor(service: "oms.test.v1.Test", method: "PlainEcho", idempotent: true)
     static let sleep = MethodDescriptor(service: "oms.test.v1.Test", method: "Sleep")
     static let fail = MethodDescriptor(service: "oms.test.v1.Test", method: "Fail")
     static let context = MethodDescriptor(service: "oms.test.v1.Test", method: "Context")
@@ -56,6 +58,7 @@ struct TestService: RPCService {
             probe.peers.withLockedValue { _ = $0.insert(context.peer) }
             return request
         }
+        router.register(TestMethods.plainEcho) { (request: Bytes, _: ServerContext) in request }
         router.register(TestMethods.sleep) { (request: Bytes, _: ServerContext) in
             probe.started.withLockedValue { $0 += 1 }
             let milliseconds = Int(request.text.split(separator: ":").first ?? "") ?? 0

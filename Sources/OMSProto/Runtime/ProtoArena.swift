@@ -95,8 +95,10 @@ final class ProtoArena {
         ProtobufCAllocator(
             alloc: { data, size in
                 guard let data else { return nil }
-                let arena = Unmanaged<ProtoArena>.fromOpaque(data).takeUnretainedValue()
-                return arena.allocate(byteCount: max(size, 1), alignment: 16)
+                // The arena outlives the unpack that calls this: no retain per allocation.
+                return Unmanaged<ProtoArena>.fromOpaque(data)._withUnsafeGuaranteedRef {
+                    $0.allocate(byteCount: max(size, 1), alignment: 16)
+                }
             },
             free: { _, _ in },
             allocator_data: Unmanaged.passUnretained(self).toOpaque())
