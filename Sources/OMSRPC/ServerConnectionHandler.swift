@@ -55,7 +55,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var calls: [UInt64: InFlight] = [:]
     private var sequence: UInt64 = 0
     private var context: ChannelHandlerContext?
-    private var loopSelf: NIOLoopBound<ServerConnectionHandler>?
     private var peer = "unknown"
     private var draining = false
     private var inputClosed = false
@@ -73,11 +72,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var lastActivity = NIODeadline.now()
     private var metrics = RPCMethodMetricsCache(side: .server)
     /// See `route(for:)`.
-    private var lastRoute: (path: String, descriptor: MethodDescriptor, handler: RPCRawHandler)?
+    private var lastRoute: Route?
     private var logger: Logger
-    /// An `EventLoopTaskExecutor` when handlers run on the event loop (typed loosely because the
-    /// type needs macOS 15).
-    private var executor: (any Sendable)?
+    /// Starts handler tasks and delivers their replies (set in `handlerAdded`).
+    private var runner: ServerCallRunner?
 
     init(shared: ServerShared) {
         self.shared = shared
@@ -88,14 +86,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if shared.configuration.handlerExecution == .eventLoop, #available(macOS 15.0, *) {
-            executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
-        }
         if let remote = context.channel.remoteAddress {
             peer = "\(remote)"
         }
         logger[metadataKey: "peer"] = "\(peer)"
+        runner = ServerCallRunner(
+            connection: NIOLoopBound(self, eventLoop: context.eventLoop), eventLoop: context.eventLoop, allocator: context.channel.allocator,
+            maximumFrameLength: shared.configuration.maximumFrameLength, logger: logger,
+            execution: shared.configuration.handlerExecution)
         if context.channel.isActive { armIdleTimer() }
     }
 
@@ -123,6 +121,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // The runner refers back to this handler; tasks still running keep their own reference.
+        runner = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -215,13 +215,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         // Registered before the task starts: with `.eventLoop` execution the handler runs
         // immediately, inside this call, and may complete (and be removed) before it returns.
         calls[callID] = InFlight(
-            sequence: sequence, task: nil, method: call.method, startedAt: startedAt, requestID: requestID)
+            sequence: sequence, task: nil, method: route.path, startedAt: startedAt, requestID: requestID)
         shared.gauges.callsInFlight.increment()
-        let task = Self.makeTask(
-            callID: callID, sequence: sequence, payload: call.payload, context: serverContext,
-            handler: route.handler, allocator: context.channel.allocator, loopSelf: loopSelf!,
-            eventLoop: context.eventLoop, maximumFrameLength: shared.configuration.maximumFrameLength,
-            logger: logger, executor: executor)
+        let task = runner!.start(
+            callID: callID, sequence: sequence, payload: call.payload, context: serverContext, handler: route.handler)
         guard calls[callID]?.sequence == sequence else {
             // Already answered.
             return
@@ -235,12 +232,25 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// A registered method, as a reference: taking it costs one retain.
+    private final class Route {
+        let descriptor: MethodDescriptor
+        let handler: RPCRawHandler
+        var path: String { descriptor.path }
+
+        init(descriptor: MethodDescriptor, handler: @escaping RPCRawHandler) {
+            self.descriptor = descriptor
+            self.handler = handler
+        }
+    }
+
     /// The router's entry for `method`; the last one found is kept, since a connection tends to
     /// call the same method again (a string comparison instead of hashing the path).
-    private func route(for method: String) -> (descriptor: MethodDescriptor, handler: RPCRawHandler)? {
-        if let lastRoute, lastRoute.path == method { return (lastRoute.descriptor, lastRoute.handler) }
-        guard let route = shared.router.handler(for: method) else { return nil }
-        lastRoute = (method, route.descriptor, route.handler)
+    private func route(for method: String) -> Route? {
+        if let lastRoute, lastRoute.path == method { return lastRoute }
+        guard let entry = shared.router.handler(for: method) else { return nil }
+        let route = Route(descriptor: entry.descriptor, handler: entry.handler)
+        lastRoute = route
         return route
     }
 
@@ -263,69 +273,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         deadlines.compactIfNeeded(liveCount: calls.count, isLive: { [self] in isLive($0) })
     }
 
-    /// Runs the handler off the event loop and brings the encoded reply back to it.
-    private static func makeTask(
-        callID: UInt64, sequence: UInt64, payload: [UInt8], context: ServerContext, handler: @escaping RPCRawHandler,
-        allocator: ByteBufferAllocator, loopSelf: NIOLoopBound<ServerConnectionHandler>, eventLoop: any EventLoop,
-        maximumFrameLength: Int, logger: Logger, executor: (any Sendable)?
-    ) -> Task<Void, Never> {
-        let body: @Sendable () async -> Void = {
-            var reply: RPCFrame.Reply
-            do {
-                let response = try await ServerContext.$current.withValue(context) {
-                    try await handler(payload, context)
-                }
-                reply = RPCFrame.Reply(code: 0, message: "", payload: response, metadata: [:])
-            } catch let error as RPCError {
-                reply = RPCFrame.Reply(error: error)
-                if let cause = error.cause {
-                    logger.debug(
-                        "rpc handler error", metadata: ["method": "\(context.method.path)", "cause": "\(cause)"])
-                }
-            } catch is CancellationError {
-                reply = RPCFrame.Reply(code: RPCStatusCode.cancelled.rawValue, message: "cancelled")
-            } catch {
-                // Details stay in the log; the peer only learns that something failed.
-                logger.error(
-                    "rpc handler failed",
-                    metadata: [
-                        "method": "\(context.method.path)", "error": "\(String(reflecting: error))",
-                        "request_id": "\(context.requestID ?? "")",
-                    ])
-                reply = RPCFrame.Reply(code: RPCStatusCode.internalError.rawValue, message: "internal error")
-            }
-            var buffer = allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(reply)))
-            if buffer.readableBytes - FrameLengthPrefix.size > maximumFrameLength {
-                logger.error(
-                    "rpc reply exceeds the maximum frame size",
-                    metadata: ["method": "\(context.method.path)", "size": "\(buffer.readableBytes - FrameLengthPrefix.size)"])
-                reply = RPCFrame.Reply(code: RPCStatusCode.resourceExhausted.rawValue, message: "reply too large")
-                buffer = allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(reply)))
-            }
-            let code = RPCStatusCode(rawValue: reply.code)
-            let encoded = buffer
-            if eventLoop.inEventLoop {
-                // A task job, or `receive` when the handler finished without suspending (it
-                // registered the call first, and touches no state after starting the task).
-                loopSelf.value.complete(callID: callID, sequence: sequence, reply: encoded, code: code)
-            } else {
-                eventLoop.execute {
-                    loopSelf.value.complete(callID: callID, sequence: sequence, reply: encoded, code: code)
-                }
-            }
-        }
-        if #available(macOS 26.0, *), let executor = executor as? EventLoopTaskExecutor {
-            // Runs the handler right here, on the event loop, until it first suspends: no job
-            // enqueued and no wait for the next loop tick to start it.
-            return Task.immediate(executorPreference: executor, operation: body)
-        }
-        if #available(macOS 15.0, *), let executor = executor as? EventLoopTaskExecutor {
-            return Task(executorPreference: executor, operation: body)
-        }
-        return Task(operation: body)
-    }
-
-    private func complete(callID: UInt64, sequence: UInt64, reply: ByteBuffer, code: RPCStatusCode) {
+    /// A handler's reply (see `ServerCallRunner`).
+    fileprivate func complete(callID: UInt64, sequence: UInt64, reply: ByteBuffer, code: RPCStatusCode) {
         // A call already answered (deadline, cancel, connection gone) drops its late result.
         guard let call = calls[callID], call.sequence == sequence else { return }
         calls.removeValue(forKey: callID)
@@ -482,6 +431,97 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         context.eventLoop.assumeIsolated().execute { [self] in
             flushScheduled = false
             self.context?.flush()
+        }
+    }
+}
+
+/// Runs a connection's handlers and brings each encoded reply back to the connection. One per
+/// connection, so a call's task captures this one reference instead of the connection's parts.
+final class ServerCallRunner: Sendable {
+    private let connection: NIOLoopBound<ServerConnectionHandler>
+    private let eventLoop: any EventLoop
+    private let allocator: ByteBufferAllocator
+    private let maximumFrameLength: Int
+    private let logger: Logger
+    /// Creates a call's task where `RPCServer.Configuration.handlerExecution` says (decided once).
+    private let makeTask: @Sendable (_ body: sending @escaping @isolated(any) () async -> Void) -> Task<Void, Never>
+
+    init(
+        connection: NIOLoopBound<ServerConnectionHandler>, eventLoop: any EventLoop, allocator: ByteBufferAllocator,
+        maximumFrameLength: Int, logger: Logger, execution: RPCServer.Configuration.HandlerExecution
+    ) {
+        self.connection = connection
+        self.eventLoop = eventLoop
+        self.allocator = allocator
+        self.maximumFrameLength = maximumFrameLength
+        self.logger = logger
+        if execution == .eventLoop, #available(macOS 26.0, *) {
+            // Runs the handler right here, on the event loop, until it first suspends: no job
+            // enqueued and no wait for the next loop tick to start it.
+            let executor = EventLoopTaskExecutor(eventLoop: eventLoop)
+            makeTask = { body in Task.immediate(executorPreference: executor, operation: body) }
+        } else if execution == .eventLoop, #available(macOS 15.0, *) {
+            let executor = EventLoopTaskExecutor(eventLoop: eventLoop)
+            makeTask = { body in Task(executorPreference: executor, operation: body) }
+        } else {
+            makeTask = { body in Task(operation: body) }
+        }
+    }
+
+    /// Starts the handler of one admitted call; its reply goes to the connection's `complete`.
+    func start(
+        callID: UInt64, sequence: UInt64, payload: [UInt8], context: ServerContext, handler: @escaping RPCRawHandler
+    ) -> Task<Void, Never> {
+        makeTask { [self] in
+            await serve(callID: callID, sequence: sequence, payload: payload, context: context, handler: handler)
+        }
+    }
+
+    private func serve(
+        callID: UInt64, sequence: UInt64, payload: [UInt8], context: ServerContext, handler: RPCRawHandler
+    ) async {
+        var reply: RPCFrame.Reply
+        do {
+            let response = try await ServerContext.$current.withValue(context) {
+                try await handler(payload, context)
+            }
+            reply = RPCFrame.Reply(code: 0, message: "", payload: response, metadata: [:])
+        } catch let error as RPCError {
+            reply = RPCFrame.Reply(error: error)
+            if let cause = error.cause {
+                logger.debug("rpc handler error", metadata: ["method": "\(context.method.path)", "cause": "\(cause)"])
+            }
+        } catch is CancellationError {
+            reply = RPCFrame.Reply(code: RPCStatusCode.cancelled.rawValue, message: "cancelled")
+        } catch {
+            // Details stay in the log; the peer only learns that something failed.
+            logger.error(
+                "rpc handler failed",
+                metadata: [
+                    "method": "\(context.method.path)", "error": "\(String(reflecting: error))",
+                    "request_id": "\(context.requestID ?? "")",
+                ])
+            reply = RPCFrame.Reply(code: RPCStatusCode.internalError.rawValue, message: "internal error")
+        }
+        var buffer = allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(reply)))
+        if buffer.readableBytes - FrameLengthPrefix.size > maximumFrameLength {
+            logger.error(
+                "rpc reply exceeds the maximum frame size",
+                metadata: ["method": "\(context.method.path)", "size": "\(buffer.readableBytes - FrameLengthPrefix.size)"])
+            reply = RPCFrame.Reply(code: RPCStatusCode.resourceExhausted.rawValue, message: "reply too large")
+            buffer = allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(reply)))
+        }
+        let code = RPCStatusCode(rawValue: reply.code)
+        let encoded = buffer
+        if eventLoop.inEventLoop {
+            // A task job, or `receive` when the handler finished without suspending (it
+            // registered the call first, and touches no state after starting the task).
+            connection.value.complete(callID: callID, sequence: sequence, reply: encoded, code: code)
+        } else {
+            let connection = self.connection
+            eventLoop.execute {
+                connection.value.complete(callID: callID, sequence: sequence, reply: encoded, code: code)
+            }
         }
     }
 }

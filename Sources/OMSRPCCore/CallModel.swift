@@ -80,8 +80,10 @@ public protocol RPCValidatable {
     func validate() throws
 }
 
-/// A server-side handler over raw payloads.
-public typealias RPCRawHandler = @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
+/// A server-side handler over raw payloads. It runs on the executor of the task serving the call
+/// (`nonisolated(nonsending)`), so entering it costs no executor hop.
+public typealias RPCRawHandler =
+    nonisolated(nonsending) @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
 
 /// The method table of a server: path → handler. Generated service protocols register
 /// their typed methods here (`registerMethods(with:)`).
@@ -94,7 +96,7 @@ public struct RPCRouter: Sendable {
     /// not validate), the handler runs, the response is encoded.
     public mutating func register<Request: ProtoMessage, Response: ProtoMessage>(
         _ method: MethodDescriptor,
-        _ body: @escaping @Sendable (Request, ServerContext) async throws -> Response
+        _ body: nonisolated(nonsending) @escaping @Sendable (Request, ServerContext) async throws -> Response
     ) {
         // Decided once: a dynamic cast per call costs a conformance lookup.
         let validates = Request.self is any RPCValidatable.Type
