@@ -10,9 +10,16 @@ struct RPCFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = RPCFrame
 
     let maximumFrameLength: Int
+    /// The connection's recent method paths and `authorization` values.
+    private var strings = FrameStringCache()
+
+    init(maximumFrameLength: Int) {
+        self.maximumFrameLength = maximumFrameLength
+    }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try Self.decodeFrame(from: &buffer, maximumFrameLength: maximumFrameLength) else {
+        guard let frame = try Self.decodeFrame(from: &buffer, maximumFrameLength: maximumFrameLength, strings: &strings)
+        else {
             return .needMoreData
         }
         context.fireChannelRead(wrapInboundOut(frame))
@@ -25,7 +32,10 @@ struct RPCFrameDecoder: ByteToMessageDecoder {
     ///   - maximumFrameLength: Largest accepted N.
     /// - Throws: `FrameStreamError.frameTooLarge` as soon as the prefix is complete and oversize,
     ///   `FrameStreamError.undecodable` when the frame's bytes are not a valid `Frame`.
-    static func decodeFrame(from buffer: inout ByteBuffer, maximumFrameLength: Int) throws -> RPCFrame? {
+    ///   - strings: The connection's recent strings.
+    static func decodeFrame(
+        from buffer: inout ByteBuffer, maximumFrameLength: Int, strings: inout FrameStringCache
+    ) throws -> RPCFrame? {
         let header = buffer.withUnsafeReadableBytes {
             FrameLengthPrefix.parse($0, maximumFrameLength: maximumFrameLength)
         }
@@ -41,7 +51,7 @@ struct RPCFrameDecoder: ByteToMessageDecoder {
             do {
                 frame = try buffer.withUnsafeReadableBytes { raw in
                     let body = UnsafeRawBufferPointer(rebasing: raw[FrameLengthPrefix.size..<total])
-                    return try RPCFrame(decodingBytesIn: body)
+                    return try RPCFrame(decodingBytesIn: body, strings: &strings)
                 }
             } catch let error as FrameDecodingError {
                 throw FrameStreamError.undecodable(error.message)

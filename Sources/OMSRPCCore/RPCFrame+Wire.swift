@@ -104,6 +104,17 @@ extension RPCFrame {
     /// - Parameter bytes: Exactly the N bytes that followed the length prefix.
     /// - Throws: `FrameDecodingError` when the bytes are not a valid encoding.
     public init(decodingBytesIn bytes: UnsafeRawBufferPointer) throws {
+        var strings = FrameStringCache()
+        try self.init(decodingBytesIn: bytes, strings: &strings)
+    }
+
+    /// Decodes one frame in place, reusing the connection's recent strings (method path,
+    /// `authorization`) instead of allocating them again.
+    /// - Parameters:
+    ///   - bytes: Exactly the N bytes that followed the length prefix.
+    ///   - strings: The connection's cache, updated with the strings this frame brought.
+    /// - Throws: `FrameDecodingError` when the bytes are not a valid encoding.
+    public init(decodingBytesIn bytes: UnsafeRawBufferPointer, strings: inout FrameStringCache) throws {
         var frame = RPCFrame(callID: 0, kind: nil)
         do {
             try RpcV1.Frame.withUnpacked(bytes) { view in
@@ -115,8 +126,8 @@ extension RPCFrame {
                     let call = view.call!
                     kind = .call(
                         Call(
-                            method: String(decoding: call.method, as: UTF8.self), timeoutMs: call.timeoutMs,
-                            metadata: Metadata(wireEntries: call.metadataCount, call.metadataEntry),
+                            method: strings.string(call.method), timeoutMs: call.timeoutMs,
+                            metadata: Metadata(wireEntries: call.metadataCount, call.metadataEntry, strings: &strings),
                             payload: [UInt8](call.payload)))
                 case .reply:
                     let reply = view.reply!
@@ -124,7 +135,7 @@ extension RPCFrame {
                         Reply(
                             code: reply.code, message: reply.message.isEmpty ? "" : String(decoding: reply.message, as: UTF8.self),
                             payload: [UInt8](reply.payload),
-                            metadata: Metadata(wireEntries: reply.metadataCount, reply.metadataEntry)))
+                            metadata: Metadata(wireEntries: reply.metadataCount, reply.metadataEntry, strings: &strings)))
                 case .cancel:
                     kind = .cancel
                 case .goAway:

@@ -38,12 +38,14 @@ func decodeWithNIO(_ bytes: [UInt8], chunks sizes: [Int], maximum: Int = 1 << 22
     var frames: [RPCFrame] = []
     var offset = 0
     var index = 0
+    // One cache across the stream, as on a connection: repeated methods come back from it.
+    var strings = FrameStringCache()
     while offset < bytes.count {
         let size = min(sizes[index % sizes.count], bytes.count - offset)
         cumulation.writeBytes(bytes[offset..<offset + size])
         offset += size
         index += 1
-        while let frame = try RPCFrameDecoder.decodeFrame(from: &cumulation, maximumFrameLength: maximum) {
+        while let frame = try RPCFrameDecoder.decodeFrame(from: &cumulation, maximumFrameLength: maximum, strings: &strings) {
             frames.append(frame)
         }
     }
@@ -163,8 +165,9 @@ struct FrameCodecTests {
         // N = cap + 1 and 0xFFFFFFFF fail with only the 4 header bytes present.
         for header: [UInt8] in [[0, 0, 0, UInt8(cap + 1)], [0xFF, 0xFF, 0xFF, 0xFF]] {
             var buffer = ByteBuffer(bytes: header)
+            var strings = FrameStringCache()
             #expect(throws: FrameStreamError.self) {
-                _ = try RPCFrameDecoder.decodeFrame(from: &buffer, maximumFrameLength: cap)
+                _ = try RPCFrameDecoder.decodeFrame(from: &buffer, maximumFrameLength: cap, strings: &strings)
             }
             var splitter = FrameSplitter(maximumFrameLength: cap)
             #expect(throws: FrameStreamError.self) { try splitter.append(header) }
@@ -172,7 +175,8 @@ struct FrameCodecTests {
         }
         // Three header bytes are not enough to judge.
         var partial = ByteBuffer(bytes: [0xFF, 0xFF, 0xFF])
-        #expect(try RPCFrameDecoder.decodeFrame(from: &partial, maximumFrameLength: cap) == nil)
+        var strings = FrameStringCache()
+        #expect(try RPCFrameDecoder.decodeFrame(from: &partial, maximumFrameLength: cap, strings: &strings) == nil)
         #expect(FrameStreamError.frameTooLarge(announced: 1, maximum: 0).code == .resourceExhausted)
     }
 
@@ -185,8 +189,9 @@ struct FrameCodecTests {
         #expect(throws: FrameStreamError.truncated(buffered: bytes.count - 1)) { try splitter.finish() }
 
         var garbage = ByteBuffer(bytes: [0, 0, 0, 3, 0xFF, 0xFF, 0xFF])
+        var strings = FrameStringCache()
         #expect(throws: FrameStreamError.self) {
-            _ = try RPCFrameDecoder.decodeFrame(from: &garbage, maximumFrameLength: 1 << 22)
+            _ = try RPCFrameDecoder.decodeFrame(from: &garbage, maximumFrameLength: 1 << 22, strings: &strings)
         }
         #expect(FrameStreamError.undecodable("x").code == .invalidArgument)
     }
