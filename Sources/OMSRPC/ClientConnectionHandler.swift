@@ -55,9 +55,10 @@ final class ClientCall: @unchecked Sendable {
 /// The client side of one connection: matches replies to calls by id, enforces local deadlines,
 /// sends `Cancel`, and reports when the connection must not take new calls (GoAway, closed).
 final class ClientConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = RPCFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    private var inbound: InboundFrames
     private var pending: [UInt64: ClientCall] = [:]
     private var context: ChannelHandlerContext?
     private var goneAway = false
@@ -74,7 +75,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// Tells the client to stop handing out this connection.
     private let onUnusable: @Sendable () -> Void
 
-    init(gauges: RPCGauges, logger: Logger, onUnusable: @escaping @Sendable () -> Void) {
+    init(
+        maximumFrameLength: Int, gauges: RPCGauges, logger: Logger, onUnusable: @escaping @Sendable () -> Void
+    ) {
+        self.inbound = InboundFrames(maximumFrameLength: maximumFrameLength)
         self.gauges = gauges
         self.logger = logger
         self.onUnusable = onUnusable
@@ -103,6 +107,12 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        streamFailed(error, context: context)
+    }
+
+    /// The connection is unusable: an invalid stream from the server gets its connection error
+    /// frame; every pending call fails with 14.
+    private func streamFailed(_ error: any Error, context: ChannelHandlerContext) {
         if let streamError = error as? FrameStreamError {
             logger.warning("rpc server sent an invalid stream", metadata: ["error": "\(streamError)"])
             if !closing {
@@ -117,7 +127,15 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
+        guard !closing else { return }
+        do {
+            try inbound.process(unwrapInboundIn(data)) { frame in receive(frame) }
+        } catch {
+            streamFailed(error, context: context)
+        }
+    }
+
+    private func receive(_ frame: RPCFrame) {
         switch frame.kind {
         case .reply(let reply):
             if frame.callID == 0 {

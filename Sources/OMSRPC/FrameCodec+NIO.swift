@@ -6,7 +6,7 @@ import OMSRPCCore
 ///
 /// The 4-byte prefix is checked against the maximum as soon as it is complete, before any of the
 /// frame's body is waited for, so a peer announcing 4 GiB costs 4 bytes of memory.
-struct RPCFrameDecoder: ByteToMessageDecoder {
+struct RPCFrameDecoder: NIOSingleStepByteToMessageDecoder {
     typealias InboundOut = RPCFrame
 
     let maximumFrameLength: Int
@@ -17,22 +17,27 @@ struct RPCFrameDecoder: ByteToMessageDecoder {
         self.maximumFrameLength = maximumFrameLength
     }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try Self.decodeFrame(from: &buffer, maximumFrameLength: maximumFrameLength, strings: &strings)
-        else {
-            return .needMoreData
+    mutating func decode(buffer: inout ByteBuffer) throws -> RPCFrame? {
+        try Self.decodeFrame(from: &buffer, maximumFrameLength: maximumFrameLength, strings: &strings)
+    }
+
+    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> RPCFrame? {
+        if let frame = try decode(buffer: &buffer) { return frame }
+        if seenEOF && buffer.readableBytes > 0 {
+            let buffered = buffer.readableBytes
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            throw FrameStreamError.truncated(buffered: buffered)
         }
-        context.fireChannelRead(wrapInboundOut(frame))
-        return .continue
+        return nil
     }
 
     /// Takes one frame off the front of `buffer`, or nothing when it is not complete yet.
     /// - Parameters:
     ///   - buffer: Bytes received so far, starting at a frame boundary.
     ///   - maximumFrameLength: Largest accepted N.
+    ///   - strings: The connection's recent strings.
     /// - Throws: `FrameStreamError.frameTooLarge` as soon as the prefix is complete and oversize,
     ///   `FrameStreamError.undecodable` when the frame's bytes are not a valid `Frame`.
-    ///   - strings: The connection's recent strings.
     static func decodeFrame(
         from buffer: inout ByteBuffer, maximumFrameLength: Int, strings: inout FrameStringCache
     ) throws -> RPCFrame? {
@@ -60,17 +65,29 @@ struct RPCFrameDecoder: ByteToMessageDecoder {
             return frame
         }
     }
+}
 
-    mutating func decodeLast(
-        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
-    ) throws -> DecodingState {
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        if seenEOF && buffer.readableBytes > 0 {
-            let buffered = buffer.readableBytes
-            buffer.moveReaderIndex(to: buffer.writerIndex)
-            throw FrameStreamError.truncated(buffered: buffered)
-        }
-        return .needMoreData
+/// The frames of one connection's inbound bytes, split inside the connection handler itself:
+/// no separate decoding handler in the pipeline, so a frame is neither boxed into `NIOAny` nor
+/// passed from handler to handler.
+struct InboundFrames {
+    private var processor: NIOSingleStepByteToMessageProcessor<RPCFrameDecoder>
+
+    /// - Parameter maximumFrameLength: Largest accepted N.
+    init(maximumFrameLength: Int) {
+        processor = NIOSingleStepByteToMessageProcessor(RPCFrameDecoder(maximumFrameLength: maximumFrameLength))
+    }
+
+    /// Adds bytes that arrived and hands every frame they complete to `receive`, in order.
+    /// - Throws: `FrameStreamError` when the stream is invalid (the connection must end).
+    mutating func process(_ bytes: ByteBuffer, _ receive: (RPCFrame) throws -> Void) throws {
+        try processor.process(buffer: bytes, receive)
+    }
+
+    /// The peer sent its last byte: bytes left over are a frame cut short.
+    /// - Throws: `FrameStreamError.truncated` when a partial frame is buffered.
+    mutating func finish(_ receive: (RPCFrame) throws -> Void) throws {
+        try processor.finishProcessing(seenEOF: true, receive)
     }
 }
 

@@ -404,9 +404,9 @@ public final class RPCClient: RPCClientTransport, Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let id = ObjectIdentifier(channel)
-                        let handler = ClientConnectionHandler(gauges: gauges, logger: logger) { detach(id) }
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(RPCFrameDecoder(maximumFrameLength: maximumFrameLength)))
+                        let handler = ClientConnectionHandler(
+                            maximumFrameLength: maximumFrameLength, gauges: gauges, logger: logger
+                        ) { detach(id) }
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                 }

@@ -281,7 +281,6 @@ public final class RPCServer: Service, Sendable {
 
     private func makeBootstrap() -> ServerBootstrap {
         let shared = self.shared
-        let maximumFrameLength = configuration.maximumFrameLength
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -298,8 +297,7 @@ public final class RPCServer: Service, Sendable {
                     case .refuse(let frame):
                         try pipeline.addHandler(RefuseConnectionHandler(frame: frame))
                     case .accept:
-                        try pipeline.addHandler(
-                            ByteToMessageHandler(RPCFrameDecoder(maximumFrameLength: maximumFrameLength)))
+                        // The handler splits its own frames (see `InboundFrames`).
                         try pipeline.addHandler(handler)
                         let id = ObjectIdentifier(channel)
                         channel.closeFuture.whenComplete { [weak self] _ in

@@ -38,7 +38,7 @@ final class ServerShared: Sendable {
 /// All state lives on the channel's event loop; handler tasks come back to it with
 /// `eventLoop.execute` to deliver their reply.
 final class ServerConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = RPCFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private struct InFlight {
@@ -52,6 +52,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private let shared: ServerShared
+    private var inbound: InboundFrames
     private var calls: [UInt64: InFlight] = [:]
     private var sequence: UInt64 = 0
     private var context: ChannelHandlerContext?
@@ -74,12 +75,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// See `route(for:)`.
     private var lastRoute: Route?
     private var logger: Logger
+    /// Whether the per-call debug line is logged (the logger's level, read once).
+    private let callLogEnabled: Bool
     /// Starts handler tasks and delivers their replies (set in `handlerAdded`).
     private var runner: ServerCallRunner?
 
     init(shared: ServerShared) {
         self.shared = shared
         self.logger = shared.logger
+        self.callLogEnabled = shared.logger.logLevel <= .debug
+        self.inbound = InboundFrames(maximumFrameLength: shared.configuration.maximumFrameLength)
     }
 
     // MARK: Channel events
@@ -128,12 +133,21 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reading = true
         guard !closing else { return }
-        let frame = unwrapInboundIn(data)
+        do {
+            try inbound.process(unwrapInboundIn(data)) { frame in receive(frame, context: context) }
+        } catch {
+            streamFailed(error, context: context)
+        }
+    }
+
+    private func receive(_ frame: RPCFrame, context: ChannelHandlerContext) {
+        // Frames after a connection error in the same read are not served.
+        guard !closing else { return }
         // Any complete frame counts as activity.
         lastActivity = .now()
         switch frame.kind {
         case .call(let call):
-            receive(callID: frame.callID, call: call, context: context)
+            admit(callID: frame.callID, call: call, context: context)
         case .cancel:
             cancel(callID: frame.callID, code: .cancelled, message: "cancelled by the client")
         case .reply, .goAway, nil:
@@ -154,6 +168,13 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
+            // Whole frames were served as they arrived; bytes left over are a frame cut short.
+            do {
+                try inbound.finish { frame in receive(frame, context: context) }
+            } catch {
+                streamFailed(error, context: context)
+                return
+            }
             // The peer sent everything it will send: answer what is in flight, then close.
             inputClosed = true
             if calls.isEmpty { closeAfterFlush() }
@@ -163,6 +184,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        streamFailed(error, context: context)
+    }
+
+    /// The stream is unusable: an invalid frame gets its connection error frame, then the
+    /// connection closes.
+    private func streamFailed(_ error: any Error, context: ChannelHandlerContext) {
         if let streamError = error as? FrameStreamError {
             logger.debug(
                 "rpc connection error", metadata: ["error": "\(streamError)", "code": "\(streamError.code.rawValue)"])
@@ -175,7 +202,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     // MARK: Calls
 
-    private func receive(callID: UInt64, call: RPCFrame.Call, context: ChannelHandlerContext) {
+    private func admit(callID: UInt64, call: RPCFrame.Call, context: ChannelHandlerContext) {
         guard callID != 0 else {
             connectionError(.connectionError(.invalidArgument, "call_id 0 is reserved for the connection"))
             return
@@ -321,6 +348,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         // Unknown methods are peer-controlled strings: keep them out of metric dimensions.
         let label = routed || shared.router.handler(for: method) != nil ? method : "unknown"
         metrics.record(method: label, code: code, nanoseconds: nanoseconds)
+        // The level is fixed for the connection's logger: checked once, not through the log
+        // handler on every call.
+        guard callLogEnabled else { return }
         logger.debug(
             "rpc call",
             metadata: [
@@ -477,7 +507,8 @@ final class ServerCallRunner: Sendable {
         }
     }
 
-    private func serve(
+    /// Runs on the executor of the call's task (no hop on entry).
+    nonisolated(nonsending) private func serve(
         callID: UInt64, sequence: UInt64, payload: [UInt8], context: ServerContext, handler: RPCRawHandler
     ) async {
         var reply: RPCFrame.Reply

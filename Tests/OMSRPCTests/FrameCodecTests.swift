@@ -34,22 +34,19 @@ func hex(_ bytes: [UInt8]) -> String {
 /// Feeds `bytes` to the NIO decoder in the chunks `sizes` (cycled), the way a
 /// ByteToMessageHandler cumulates them, and returns every frame it produced.
 func decodeWithNIO(_ bytes: [UInt8], chunks sizes: [Int], maximum: Int = 1 << 22) throws -> [RPCFrame] {
-    var cumulation = ByteBuffer()
+    // The connection handlers' own splitter, fed as a socket would feed it.
+    var inbound = InboundFrames(maximumFrameLength: maximum)
     var frames: [RPCFrame] = []
     var offset = 0
     var index = 0
-    // One cache across the stream, as on a connection: repeated methods come back from it.
-    var strings = FrameStringCache()
     while offset < bytes.count {
         let size = min(sizes[index % sizes.count], bytes.count - offset)
-        cumulation.writeBytes(bytes[offset..<offset + size])
+        try inbound.process(ByteBuffer(bytes: bytes[offset..<offset + size])) { frames.append($0) }
         offset += size
         index += 1
-        while let frame = try RPCFrameDecoder.decodeFrame(from: &cumulation, maximumFrameLength: maximum, strings: &strings) {
-            frames.append(frame)
-        }
     }
-    #expect(cumulation.readableBytes == 0, "bytes left over after the last frame")
+    // Nothing may be left over after the last frame.
+    try inbound.finish { frames.append($0) }
     return frames
 }
 
@@ -187,6 +184,10 @@ struct FrameCodecTests {
         try splitter.append(bytes.dropLast())
         #expect(try splitter.nextFrame() == nil)
         #expect(throws: FrameStreamError.truncated(buffered: bytes.count - 1)) { try splitter.finish() }
+
+        var cut = InboundFrames(maximumFrameLength: 1 << 22)
+        try cut.process(ByteBuffer(bytes: bytes.dropLast())) { _ in Issue.record("a frame from a partial one") }
+        #expect(throws: FrameStreamError.truncated(buffered: bytes.count - 1)) { try cut.finish { _ in } }
 
         var garbage = ByteBuffer(bytes: [0, 0, 0, 3, 0xFF, 0xFF, 0xFF])
         var strings = FrameStringCache()
