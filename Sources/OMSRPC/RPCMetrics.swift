@@ -36,8 +36,9 @@ struct RPCMethodMetricsCache {
     private let durationLabel: String
     private var entries: [String: Entry] = [:]
     /// The last method recorded: a connection tends to call the same method again, and a string
-    /// comparison is cheaper than hashing the path.
-    private var last: (method: String, entry: Entry)?
+    /// comparison is cheaper than hashing the path. Kept apart, so checking it copies nothing.
+    private var lastMethod = ""
+    private var lastEntry: Entry?
 
     init(side: RPCMetricsSide) {
         callsLabel = "rpc_\(side.rawValue)_calls_total"
@@ -51,11 +52,12 @@ struct RPCMethodMetricsCache {
     ///   - nanoseconds: How long the call took.
     mutating func record(method: String, code: RPCStatusCode, nanoseconds: Int64) {
         let entry: Entry
-        if let last, last.method == method {
-            entry = last.entry
+        if let lastEntry, lastMethod == method {
+            entry = lastEntry
         } else if let cached = entries[method] {
             entry = cached
-            self.last = (method, cached)
+            lastMethod = method
+            lastEntry = cached
         } else {
             if entries.count >= 512 {
                 // A peer sending endless distinct unknown methods must not grow this forever.
@@ -63,7 +65,8 @@ struct RPCMethodMetricsCache {
             }
             entry = Entry(duration: Timer(label: durationLabel, dimensions: [("method", method)]))
             entries[method] = entry
-            self.last = (method, entry)
+            lastMethod = method
+            lastEntry = entry
         }
         entry.duration.recordNanoseconds(nanoseconds)
         if code == .ok, let ok = entry.ok {
