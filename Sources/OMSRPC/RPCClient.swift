@@ -112,6 +112,8 @@ public final class RPCClient: RPCClientTransport, Sendable {
     private final class Connection: @unchecked Sendable {
         let channel: any Channel
         let handler: NIOLoopBound<ClientConnectionHandler>
+        /// The channel's allocator, read once (the channel's getter takes a lock).
+        let allocator: ByteBufferAllocator
         /// Call ids are never reused on a connection, so a late reply cannot match a newer call.
         /// Guarded by `RPCClient.state`: one lock per call hands out the connection and the id.
         var lastCallID: UInt64 = 0
@@ -129,6 +131,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
         init(channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>) {
             self.channel = channel
             self.handler = handler
+            self.allocator = channel.allocator
         }
 
         /// Hands a call (continuation set) to the event loop, which writes its frame.
@@ -290,7 +293,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
             timeout = TimeAmount(remaining)
         }
         let buffer = metadata.withSortedEntries { entries in
-            connection.channel.allocator.callFrame(
+            connection.allocator.callFrame(
                 callID: id, method: path, timeoutMs: timeoutMs, metadata: entries, payload: request)
         }
         let size = buffer.readableBytes - FrameLengthPrefix.size
