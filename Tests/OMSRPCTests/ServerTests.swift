@@ -375,7 +375,7 @@ struct ServerTests {
         #expect(remaining > 0 && remaining <= 20000)
         // A call made outside any handler gets a fresh request id.
         let fresh = try await client.unary(TestMethods.context, Bytes(""), as: Bytes.self, options: .init())
-        #expect(fresh.text.split(separator: "|").first?.count == 16)
+        #expect(fresh.text.split(separator: "|").first?.count == 15)
         await client.close()
         await relay.close()
         await outer.shutdownGracefully()
