@@ -50,6 +50,13 @@ public final class RPCServer: Service, Sendable {
             /// per call. Handlers must never block; they may await freely (awaits of work on
             /// other executors hop there and back as usual).
             case eventLoop
+            /// Started on the connection's event loop, inside the read that delivered the call,
+            /// and run there until the handler first suspends; after that on Swift's global
+            /// concurrent executor, and the reply comes back to the loop with one hop. A handler
+            /// that never suspends costs no hop and no executor bookkeeping; one that awaits
+            /// storage spreads the rest of its work over every core. Handlers must not block
+            /// before their first suspension.
+            case immediate
             /// On Swift's global concurrent executor: tolerates CPU-heavy handlers, costs two
             /// thread hops per call.
             case globalExecutor

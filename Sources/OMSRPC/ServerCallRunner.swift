@@ -30,6 +30,11 @@ final class ServerCallRunner: Sendable {
         } else if execution == .eventLoop, #available(macOS 15.0, *) {
             let executor = EventLoopTaskExecutor(eventLoop: eventLoop)
             makeTask = { body in Task(executorPreference: executor, operation: body) }
+        } else if execution == .immediate, #available(macOS 26.0, *) {
+            // Starts right here like `.eventLoop`, without the executor preference (no status
+            // record to push, check at each hop and drop): after a suspension the task goes on
+            // on the global executor.
+            makeTask = { body in Task.immediate(operation: body) }
         } else {
             makeTask = { body in Task(operation: body) }
         }

@@ -33,7 +33,7 @@ struct RPCBenchmark {
             let p50s = String(format: "%7.1f", p50)
             let p99s = String(format: "%7.1f", p99)
             let cpu = String(format: "%6.2f", cpuMicrosecondsPerCall)
-            return "\(name.padding(toLength: 10, withPad: " ", startingAt: 0)) callers=\(callers) calls/s=\(rate) "
+            return "\(name.padding(toLength: max(10, name.count), withPad: " ", startingAt: 0)) callers=\(callers) calls/s=\(rate) "
                 + "µs/call=\(cost) p50=\(p50s)µs p99=\(p99s)µs cpu-µs/call=\(cpu)"
         }
     }
@@ -144,6 +144,63 @@ struct RPCBenchmark {
         await echoClient.close()
         await server.shutdownGracefully()
         try await echo.channel.close()
+    }
+}
+
+extension RPCBenchmark {
+    /// Where handlers run (`RPCServer.Configuration.HandlerExecution`), side by side in one run:
+    /// `.eventLoop` and `.immediate`, each with the plain echo and with an echo that first waits
+    /// for a storage thread. 64 callers (`OMS_BENCH_CALLERS`), one connection per server.
+    @Test("handler execution: event loop vs immediate, plain and storage-waiting handlers")
+    func handlerExecution() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let totalCalls = Int(environment["OMS_BENCH_CALLS"] ?? "") ?? 200_000
+        let rounds = Int(environment["OMS_BENCH_ROUNDS"] ?? "") ?? 3
+        let callers = environment["OMS_BENCH_CALLERS"].flatMap { Int($0) } ?? 64
+        let request = Bytes([UInt8](repeating: 0x61, count: 64))
+        var servers: [RPCServer] = []
+        var sides: [(name: String, call: @Sendable (Int) async throws -> Void)] = []
+        var clients: [RPCClient] = []
+        for (label, execution) in [("event-loop", RPCServer.Configuration.HandlerExecution.eventLoop), ("immediate", .immediate)] {
+            let server = RPCServer(
+                configuration: .init(
+                    host: "127.0.0.1", port: 0, authToken: testToken, maximumCallsInFlightPerConnection: 4096,
+                    handlerExecution: execution),
+                services: [TestService(probe: Probe())])
+            let client = makeClient(port: try #require(try await server.start().port))
+            servers.append(server)
+            clients.append(client)
+            for (method, suffix) in [(TestMethods.plainEcho, "plain"), (TestMethods.storageEcho, "storage")] {
+                sides.append(("\(label)/\(suffix)", { _ in
+                    _ = try await client.unary(method, request, as: Bytes.self, options: CallOptions())
+                }))
+            }
+        }
+        for side in sides { _ = try await Self.measure(name: "warm", callers: callers, perCaller: 200, side.call) }
+        var best: [String: Figures] = [:]
+        for _ in 0..<rounds {
+            for side in sides {
+                let figures = try await Self.measure(
+                    name: side.name, callers: callers, perCaller: totalCalls / 2 / callers, side.call)
+                print(figures)
+                if best[side.name].map({ $0.seconds > figures.seconds }) ?? true { best[side.name] = figures }
+            }
+        }
+        var lines = sides.compactMap { best[$0.name].map { "best of \(rounds): \($0)" } }
+        for suffix in ["plain", "storage"] {
+            if let loop = best["event-loop/\(suffix)"], let immediate = best["immediate/\(suffix)"] {
+                lines.append(
+                    "\(suffix): immediate/event-loop cost per call = "
+                        + String(format: "%.2f", immediate.microsecondsPerCall / loop.microsecondsPerCall) + "x (CPU "
+                        + String(format: "%.2f", immediate.cpuMicrosecondsPerCall / loop.cpuMicrosecondsPerCall) + "x)")
+            }
+        }
+        print(lines.joined(separator: "\n"))
+        if let path = environment["OMS_BENCH_MODES_OUT"] {
+            try lines.joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        for client in clients { await client.close() }
+        for server in servers { await server.shutdownGracefully() }
     }
 }
 

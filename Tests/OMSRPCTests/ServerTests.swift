@@ -38,6 +38,46 @@ struct ServerTests {
         }
     }
 
+    @Test(
+        "every handler execution serves calls, storage waits, errors, deadlines and cancellation",
+        arguments: [
+            RPCServer.Configuration.HandlerExecution.eventLoop, .immediate, .globalExecutor,
+        ])
+    func handlerExecutions(_ execution: RPCServer.Configuration.HandlerExecution) async throws {
+        let probe = Probe()
+        try await withServer(serverConfiguration(handlerExecution: execution), probe: probe) { _, port in
+            let client = makeClient(port: port)
+            // Handlers that finish at once and handlers that wait for another thread, interleaved.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<400 {
+                    let method = index.isMultiple(of: 2) ? TestMethods.plainEcho : TestMethods.storageEcho
+                    group.addTask {
+                        let reply = try await client.unary(method, Bytes("\(index)"), as: Bytes.self, options: .init())
+                        #expect(reply.text == "\(index)")
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let typed = await expectRPCError(.notFound) {
+                try await client.unary(TestMethods.fail, Bytes("rpc"), as: Bytes.self, options: .init())
+            }
+            #expect(typed?.metadata["x-detail"] == "d")
+            await expectRPCError(.deadlineExceeded) {
+                try await client.unary(
+                    TestMethods.sleep, Bytes("10000"), as: Bytes.self, options: .init(timeout: .milliseconds(150)))
+            }
+            #expect(await eventually { probe.cancelled.withLockedValue { $0 } == 1 })
+            let caller = Task {
+                try await client.unary(TestMethods.sleep, Bytes("10000"), as: Bytes.self, options: .init())
+            }
+            #expect(await eventually { probe.started.withLockedValue { $0 } == 2 })
+            caller.cancel()
+            await expectRPCError(.cancelled) { _ = try await caller.value }
+            #expect(await eventually { probe.cancelled.withLockedValue { $0 } == 2 })
+            await client.close()
+        }
+    }
+
     @Test("authentication: missing or wrong token → 16; health needs none")
     func authentication() async throws {
         try await withServer(healthChecks: [RPCHealthCheck(name: "mysql") {}]) { _, port in

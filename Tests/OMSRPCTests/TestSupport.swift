@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -36,10 +37,15 @@ final class Probe: Sendable {
     let peers = NIOLockedValueBox(Set<String>())
 }
 
+/// Stands in for a storage client's dedicated thread (OMSMySQL and OMSRedis run one each).
+let storageThread = DispatchQueue(label: "oms.test.storage")
+
 enum TestMethods {
     static let echo = MethodDescriptor(service: "oms.test.v1.Test", method: "Echo", idempotent: true)
     /// Echo with no handler work at all (the benchmark's method: the bare echo does none either).
     static let plainEcho = MethodDescriptor(service: "oms.test.v1.Test", method: "PlainEcho", idempotent: true)
+    /// Echo that first waits for a "storage" thread, as a handler awaiting MySQL or Redis does.
+    static let storageEcho = MethodDescriptor(service: "oms.test.v1.Test", method: "StorageEcho", idempotent: true)
     static let sleep = MethodDescriptor(service: "oms.test.v1.Test", method: "Sleep")
     static let fail = MethodDescriptor(service: "oms.test.v1.Test", method: "Fail")
     static let context = MethodDescriptor(service: "oms.test.v1.Test", method: "Context")
@@ -59,6 +65,12 @@ struct TestService: RPCService {
             return request
         }
         router.register(TestMethods.plainEcho) { (request: Bytes, _: ServerContext) in request }
+        router.register(TestMethods.storageEcho) { (request: Bytes, _: ServerContext) in
+            await withUnsafeContinuation { continuation in
+                storageThread.async { continuation.resume() }
+            }
+            return request
+        }
         router.register(TestMethods.sleep) { (request: Bytes, _: ServerContext) in
             probe.started.withLockedValue { $0 += 1 }
             let milliseconds = Int(request.text.split(separator: ":").first ?? "") ?? 0
@@ -92,12 +104,13 @@ func serverConfiguration(
     maximumConnections: Int = 64,
     maximumCalls: Int = 1024,
     idleTimeout: Duration = .seconds(60),
-    drainTimeout: Duration = .seconds(5)
+    drainTimeout: Duration = .seconds(5),
+    handlerExecution: RPCServer.Configuration.HandlerExecution = .eventLoop
 ) -> RPCServer.Configuration {
     RPCServer.Configuration(
         host: "127.0.0.1", port: 0, authToken: testToken, maximumFrameLength: maximumFrameLength,
         maximumConnections: maximumConnections, maximumCallsInFlightPerConnection: maximumCalls,
-        idleTimeout: idleTimeout, drainTimeout: drainTimeout)
+        idleTimeout: idleTimeout, drainTimeout: drainTimeout, handlerExecution: handlerExecution)
 }
 
 /// Starts a server on a free port, runs `body`, shuts the server down.
