@@ -9,12 +9,17 @@
 # Builds the tests in release mode (with -enable-testing for @testable imports) and runs the
 # OMS_BENCH-guarded test Tests/OMSRPCTests/RPCBenchmark.swift. Figures go to stdout and to
 # $OMS_BENCH_OUT (default .build/bench-rpc.txt). Method: docs/benchmarks.md.
+#
+# The handler-execution comparison (.eventLoop vs .immediate, plain and storage-waiting handlers)
+# is the same file's other test: after this script has built, run
+#   OMS_BENCH=1 OMS_BENCH_MODES_OUT=.build/bench-rpc-modes.txt \
+#     swift test -c release --skip-build -Xswiftc -enable-testing --filter 'RPCBenchmark/handlerExecution'
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export OMS_BENCH=1
 export OMS_BENCH_OUT="${OMS_BENCH_OUT:-$ROOT/.build/bench-rpc.txt}"
 swift build -c release --build-tests -Xswiftc -enable-testing
-swift test -c release --skip-build -Xswiftc -enable-testing --filter 'OMSRPCTests.RPCBenchmark'
+swift test -c release --skip-build -Xswiftc -enable-testing --filter 'OMSRPCTests.RPCBenchmark/unary'
 echo "--- summary ($OMS_BENCH_OUT)"
 cat "$OMS_BENCH_OUT"
