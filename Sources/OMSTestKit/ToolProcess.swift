@@ -27,6 +27,17 @@ public enum ToolProcess {
     /// products of `swift build --build-tests` sit next to it), else `.build/debug`.
     public static var binDirectory: URL { TestSuite.defaultBinDirectory() }
 
+    /// `<binDirectory>/<tool>`, checked to be a built executable.
+    /// - Parameter tool: executable name, e.g. `oms-payments`.
+    /// - Throws: `TestKitError` when it is not built.
+    public static func executable(_ tool: String) throws -> URL {
+        let exe = binDirectory.appendingPathComponent(tool)
+        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
+            throw TestKitError("\(exe.path) is not built; run `swift build --build-tests` (or set OMS_BIN_DIR)")
+        }
+        return exe
+    }
+
     /// Runs `<binDirectory>/<tool> arguments…` and waits for it to exit.
     ///
     /// The child gets exactly `environment` (nothing is inherited), runs in `workingDirectory`, and its
@@ -43,10 +54,7 @@ public enum ToolProcess {
         _ tool: String, _ arguments: [String], environment: [String: String], workingDirectory: URL? = nil,
         timeLimit: Duration = .seconds(180)
     ) async throws -> Result {
-        let exe = binDirectory.appendingPathComponent(tool)
-        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
-            throw TestKitError("\(exe.path) is not built; run `swift build --build-tests` (or set OMS_BIN_DIR)")
-        }
+        let exe = try executable(tool)
         let dir = try workingDirectory ?? makeTemporaryDirectory(prefix: tool)
         let tag = String(UInt32.random(in: .min ... .max), radix: 36)
         let outURL = dir.appendingPathComponent("\(tool)-\(tag).stdout")

@@ -47,13 +47,7 @@ import Testing
 
     @Test func aServiceWhoseParentDiesShutsItselfDown() async throws {
         let env = try TestEnvironment.load()
-        let bin = ProcessInfo.processInfo.environment["OMS_BIN_DIR"].map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let exe = bin.appendingPathComponent("oms-payments")
-        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
-            Issue.record("\(exe.path) not built")
-            return
-        }
+        let exe = try ToolProcess.executable("oms-payments")
         // A shell starts the service with exit-with-parent set to the shell's pid, prints the
         // service's pid and exits: the service is re-parented and must stop on its own.
         let shell = Process()
@@ -86,13 +80,7 @@ import Testing
 
     @Test func badConfigurationStopsWithOneClearLine() async throws {
         let env = try TestEnvironment.load()
-        let bin = ProcessInfo.processInfo.environment["OMS_BIN_DIR"].map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let exe = bin.appendingPathComponent("oms-payments")
-        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
-            Issue.record("\(exe.path) not built")
-            return
-        }
+        let exe = try ToolProcess.executable("oms-payments")
         let url = try env.dbURL(service: "payments")
         let cases: [(String, [String: String], String)] = [
             ("wrong password", ["OMS_PAYMENTS_DB_URL": url.replacingOccurrences(of: "://oms_payments:", with: "://oms_payments:x")], "access denied"),
