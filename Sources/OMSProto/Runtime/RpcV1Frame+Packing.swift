@@ -70,13 +70,7 @@ extension RpcV1.Frame {
                 call.pointee.timeout_ms = timeoutMs
                 if !metadata.isEmpty {
                     call.pointee.n_metadata = metadata.count
-                    call.pointee.metadata = arena.array(metadata) { entry in
-                        let e = arena.allocate(Oms__Rpc__V1__Call__MetadataEntry.self)
-                        oms__rpc__v1__call__metadata_entry__init(e)
-                        if !entry.key.isEmpty { e.pointee.key = arena.cString(entry.key) }
-                        if !entry.value.isEmpty { e.pointee.value = arena.cString(entry.value) }
-                        return Optional(e)
-                    }
+                    call.pointee.metadata = cEntries(metadata, in: arena)
                 }
                 if let base = payloadBytes.baseAddress, !payloadBytes.isEmpty {
                     call.pointee.payload = ProtobufCBinaryData(len: payloadBytes.count, data: UnsafeMutablePointer(mutating: base))
@@ -115,13 +109,7 @@ extension RpcV1.Frame {
                 }
                 if !metadata.isEmpty {
                     reply.pointee.n_metadata = metadata.count
-                    reply.pointee.metadata = arena.array(metadata) { entry in
-                        let e = arena.allocate(Oms__Rpc__V1__Reply__MetadataEntry.self)
-                        oms__rpc__v1__reply__metadata_entry__init(e)
-                        if !entry.key.isEmpty { e.pointee.key = arena.cString(entry.key) }
-                        if !entry.value.isEmpty { e.pointee.value = arena.cString(entry.value) }
-                        return Optional(e)
-                    }
+                    reply.pointee.metadata = cEntries(metadata, in: arena)
                 }
                 let frame = arena.allocate(Oms__Rpc__V1__Frame.self)
                 oms__rpc__v1__frame__init(frame)
@@ -132,4 +120,34 @@ extension RpcV1.Frame {
             }
         }
     }
+
+    /// The protoc-c map entries of `metadata`, built in `arena`.
+    private static func cEntries<Entry: CMetadataEntry>(
+        _ metadata: UnsafeBufferPointer<RpcV1.MetadataEntry>, in arena: ProtoArena
+    ) -> UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>? {
+        arena.array(metadata) { entry in
+            let e = arena.allocate(Entry.self)
+            Entry.initialize(e)
+            if !entry.key.isEmpty { e.pointee.key = arena.cString(entry.key) }
+            if !entry.value.isEmpty { e.pointee.value = arena.cString(entry.value) }
+            return Optional(e)
+        }
+    }
+}
+
+/// The two protoc-c map-entry types of a frame, `Call.metadata` and `Reply.metadata`: the same
+/// fields under two names, so one packing and one reading path serve both.
+protocol CMetadataEntry {
+    var key: UnsafeMutablePointer<CChar>! { get set }
+    var value: UnsafeMutablePointer<CChar>! { get set }
+    /// The protoc-c `…__init` of the type.
+    static func initialize(_ entry: UnsafeMutablePointer<Self>)
+}
+
+extension Oms__Rpc__V1__Call__MetadataEntry: CMetadataEntry {
+    static func initialize(_ entry: UnsafeMutablePointer<Self>) { oms__rpc__v1__call__metadata_entry__init(entry) }
+}
+
+extension Oms__Rpc__V1__Reply__MetadataEntry: CMetadataEntry {
+    static func initialize(_ entry: UnsafeMutablePointer<Self>) { oms__rpc__v1__reply__metadata_entry__init(entry) }
 }

@@ -68,11 +68,7 @@ extension RpcV1 {
         public var metadataCount: Int { c.pointee.metadata == nil ? 0 : c.pointee.n_metadata }
         /// The UTF-8 of the key and value of entry `index` (`0..<metadataCount`).
         public func metadataEntry(_ index: Int) -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-            guard let entry = c.pointee.metadata[index] else {
-                let empty = UnsafeRawBufferPointer(start: nil, count: 0)
-                return (empty, empty)
-            }
-            return (cBytes(entry.pointee.key), cBytes(entry.pointee.value))
+            entryBytes(c.pointee.metadata[index])
         }
         /// The request bytes.
         public var payload: UnsafeRawBufferPointer { binaryBytes(c.pointee.payload) }
@@ -91,11 +87,7 @@ extension RpcV1 {
         public var metadataCount: Int { c.pointee.metadata == nil ? 0 : c.pointee.n_metadata }
         /// The UTF-8 of the key and value of entry `index` (`0..<metadataCount`).
         public func metadataEntry(_ index: Int) -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-            guard let entry = c.pointee.metadata[index] else {
-                let empty = UnsafeRawBufferPointer(start: nil, count: 0)
-                return (empty, empty)
-            }
-            return (cBytes(entry.pointee.key), cBytes(entry.pointee.value))
+            entryBytes(c.pointee.metadata[index])
         }
     }
 }
@@ -122,6 +114,18 @@ extension RpcV1.Frame {
 private func cBytes(_ p: UnsafeMutablePointer<CChar>?) -> UnsafeRawBufferPointer {
     guard let p else { return UnsafeRawBufferPointer(start: nil, count: 0) }
     return UnsafeRawBufferPointer(start: p, count: strlen(p))
+}
+
+/// The UTF-8 of a map entry's key and value (empty for a missing entry).
+@inline(__always)
+private func entryBytes<Entry: CMetadataEntry>(
+    _ entry: UnsafeMutablePointer<Entry>?
+) -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    guard let entry else {
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        return (empty, empty)
+    }
+    return (cBytes(entry.pointee.key), cBytes(entry.pointee.value))
 }
 
 /// The bytes of protoc-c binary data.
