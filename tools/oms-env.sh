@@ -24,7 +24,7 @@ SERVICES=(checkout inventory orders payments shipments)
 # Debian packages: servers, C libraries, code generators, and what the tests use.
 PACKAGES=(mariadb-server mariadb-client redis-server redis-tools default-libmysqlclient-dev libhiredis-dev
           libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3 python3-protobuf python3-yaml
-          python3-jsonschema pkg-config procps)
+          python3-jsonschema docker-compose pkg-config procps)
 
 log() { printf 'oms-env: %s\n' "$*" >&2; }
 die() { printf 'oms-env: error: %s\n' "$*" >&2; exit 1; }
