@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "OMSRPC",
             dependencies: [
-                "OMSRPCCore", "OMSProto", "OMSAPI",
+                "OMSRPCCore", "OMSProto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -144,7 +144,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "OMSMySQLTests", dependencies: ["OMSMySQL", "OMSCore", "OMSTestKit"], swiftSettings: strict),
         .testTarget(name: "OMSRedisTests", dependencies: ["OMSRedis", "OMSTestKit"], swiftSettings: strict),
-        .testTarget(name: "OMSServiceKitTests", dependencies: ["OMSServiceKit", "OMSClient"], swiftSettings: strict),
+        .testTarget(
+            name: "OMSServiceKitTests",
+            dependencies: ["OMSServiceKit", "OMSClient", "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis"],
+            swiftSettings: strict),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),

@@ -56,29 +56,6 @@ public final class InventoryService: InventoryV1.InventoryService {
         ) { try await repository.commitBatch($0) }
     }
 
-    // MARK: Errors
-
-    /// Maps any failure to one RPC status at the edge; details go to the log only.
-    func mapped(_ error: any Error, _ operation: String) -> RPCError {
-        if let e = error as? RPCError { return e }
-        if let e = error as? MySQLError {
-            switch e.kind {
-            case .connectionFailed, .connectionLost, .poolClosed, .timeout:
-                logger.warning("mysql unavailable", metadata: ["op": "\(operation)", "error": "\(e)"])
-                return RPCError(.unavailable, "database unavailable; retry", cause: e)
-            case .deadlock, .lockWaitTimeout, .duplicateKey:
-                return RPCError(.aborted, "concurrent update; retry", cause: e)
-            default: break
-            }
-        }
-        logger.error("internal error", metadata: ["op": "\(operation)", "error": "\(error)"])
-        return RPCError(.internalError, "internal error", cause: error)
-    }
-
-    func guarded<R>(_ operation: String, _ body: () async throws -> R) async throws -> R {
-        do { return try await body() } catch { throw mapped(error, operation) }
-    }
-
     // MARK: Gate helpers
 
     /// Records that the gate could not be used for these SKUs.
@@ -374,11 +351,9 @@ public final class InventoryService: InventoryV1.InventoryService {
             sku: p.sku, name: p.name, priceMinor: p.price!.amountMinor, currency: p.price!.currency,
             attributesJSON: p.attributesJson.isEmpty ? "{}" : p.attributesJson, active: p.active, version: p.version,
             createdAt: Date(), updatedAt: Date())
-        return try await guarded("upsertProduct") {
-            defer { productCache.invalidate(record.sku) }
-            let (stored, created) = try await repository.upsert(record, expectedVersion: p.version)
-            return InventoryV1.UpsertProductResponse(product: Self.proto(stored), created: created)
-        }
+        defer { productCache.invalidate(record.sku) }
+        let (stored, created) = try await repository.upsert(record, expectedVersion: p.version)
+        return InventoryV1.UpsertProductResponse(product: Self.proto(stored), created: created)
     }
 
     /// One product, from the short-lived product cache when it was read within `product-cache-ttl`.
@@ -390,13 +365,11 @@ public final class InventoryService: InventoryV1.InventoryService {
         if let cached = productCache.get(request.sku) {
             return InventoryV1.GetProductResponse(product: Self.proto(cached))
         }
-        return try await guarded("getProduct") {
-            guard let p = try await repository.product(sku: request.sku) else {
-                throw RPCError.notFound("product \(request.sku) not found")
-            }
-            productCache.put(p)
-            return InventoryV1.GetProductResponse(product: Self.proto(p))
+        guard let p = try await repository.product(sku: request.sku) else {
+            throw RPCError.notFound("product \(request.sku) not found")
         }
+        productCache.put(p)
+        return InventoryV1.GetProductResponse(product: Self.proto(p))
     }
 
     /// A page of products ordered by SKU (replica when configured).
@@ -406,13 +379,11 @@ public final class InventoryService: InventoryV1.InventoryService {
         try request.validate()
         let size = request.pageSize == 0 ? 100 : Int(request.pageSize)
         let cursor = request.pageToken.isEmpty ? "" : ProductCursor.decode(request.pageToken)!
-        return try await guarded("listProducts") {
-            let page = try await repository.products(after: cursor, limit: size + 1, includeInactive: request.includeInactive)
-            var out = InventoryV1.ListProductsResponse()
-            out.products = page.prefix(size).map(Self.proto)
-            if page.count > size, let last = page.prefix(size).last { out.nextPageToken = ProductCursor.encode(last.sku) }
-            return out
-        }
+        let page = try await repository.products(after: cursor, limit: size + 1, includeInactive: request.includeInactive)
+        var out = InventoryV1.ListProductsResponse()
+        out.products = page.prefix(size).map(Self.proto)
+        if page.count > size, let last = page.prefix(size).last { out.nextPageToken = ProductCursor.encode(last.sku) }
+        return out
     }
 
     /// Receive / correct / set on-hand units; writes the ledger and moves the gate by the same delta.
@@ -427,25 +398,23 @@ public final class InventoryService: InventoryV1.InventoryService {
         case .correct: kind = "correct"
         default: kind = "set"
         }
-        return try await guarded("adjustStock") {
-            guard let r = try await repository.adjust(
-                sku: request.sku, kind: kind, quantity: request.quantity, reason: request.reason,
-                reference: request.reference)
-            else { throw RPCError.notFound("no stock for SKU \(request.sku)") }
-            if r.delta != 0, self.gate != nil {
-                if let gate = await usableGate() {
-                    do { try await gate.adjust(sku: request.sku, delta: r.delta) } catch {
-                        gateFailed(error, skus: [request.sku], operation: "adjust")
-                    }
-                } else {
-                    dirtySKUs.withLock { _ = $0.insert(request.sku) }
+        guard let r = try await repository.adjust(
+            sku: request.sku, kind: kind, quantity: request.quantity, reason: request.reason,
+            reference: request.reference)
+        else { throw RPCError.notFound("no stock for SKU \(request.sku)") }
+        if r.delta != 0, self.gate != nil {
+            if let gate = await usableGate() {
+                do { try await gate.adjust(sku: request.sku, delta: r.delta) } catch {
+                    gateFailed(error, skus: [request.sku], operation: "adjust")
                 }
+            } else {
+                dirtySKUs.withLock { _ = $0.insert(request.sku) }
             }
-            logger.info(
-                "stock adjusted",
-                metadata: ["sku": "\(request.sku)", "kind": "\(kind)", "delta": "\(r.delta)", "ledger": "\(r.ledgerID)"])
-            return InventoryV1.AdjustStockResponse(stock: Self.proto(r.stock), ledgerEntryID: String(r.ledgerID))
         }
+        logger.info(
+            "stock adjusted",
+            metadata: ["sku": "\(request.sku)", "kind": "\(kind)", "delta": "\(r.delta)", "ledger": "\(r.ledgerID)"])
+        return InventoryV1.AdjustStockResponse(stock: Self.proto(r.stock), ledgerEntryID: String(r.ledgerID))
     }
 
     /// Stock of several SKUs: from the gate when warm (available only), else from MySQL.
@@ -453,33 +422,31 @@ public final class InventoryService: InventoryV1.InventoryService {
         -> InventoryV1.GetStockResponse
     {
         try request.validate()
-        return try await guarded("getStock") {
-            var cached: [String: Int64] = [:]
-            if !request.consistent, let gate = await usableGate() {
-                do {
-                    for (sku, units) in zip(request.skus, try await gate.units(request.skus)) {
-                        if let units { cached[sku] = units }
-                    }
-                } catch { gateFailed(error, skus: [], operation: "getStock") }
-            }
-            let rest = request.skus.filter { cached[$0] == nil }
-            let rows = try await repository.stock(skus: rest)
-            var out = InventoryV1.GetStockResponse()
-            for sku in request.skus {
-                if let units = cached[sku] {
-                    var l = InventoryV1.StockLevel()
-                    l.sku = sku
-                    l.available = max(0, units)
-                    l.source = .cache
-                    out.levels.append(l)
-                } else if let row = rows[sku] {
-                    out.levels.append(Self.proto(row))
-                } else if !out.unknownSkus.contains(sku) {
-                    out.unknownSkus.append(sku)
+        var cached: [String: Int64] = [:]
+        if !request.consistent, let gate = await usableGate() {
+            do {
+                for (sku, units) in zip(request.skus, try await gate.units(request.skus)) {
+                    if let units { cached[sku] = units }
                 }
-            }
-            return out
+            } catch { gateFailed(error, skus: [], operation: "getStock") }
         }
+        let rest = request.skus.filter { cached[$0] == nil }
+        let rows = try await repository.stock(skus: rest)
+        var out = InventoryV1.GetStockResponse()
+        for sku in request.skus {
+            if let units = cached[sku] {
+                var l = InventoryV1.StockLevel()
+                l.sku = sku
+                l.available = max(0, units)
+                l.source = .cache
+                out.levels.append(l)
+            } else if let row = rows[sku] {
+                out.levels.append(Self.proto(row))
+            } else if !out.unknownSkus.contains(sku) {
+                out.unknownSkus.append(sku)
+            }
+        }
+        return out
     }
 
     /// Reserves all lines or none. Out of stock is a result naming the SKUs, not an error.
@@ -490,23 +457,21 @@ public final class InventoryService: InventoryV1.InventoryService {
         try request.validate()
         let started = ContinuousClock.now
         defer { metrics.reserveDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds) }
-        return try await guarded("reserve") {
-            let outcome = try await reserveLines(
-                id: request.reservationID, lines: request.lines.map { StockLine(sku: $0.sku, quantity: $0.quantity) },
-                ttl: ttl(ms: request.ttlMs), reference: request.reference)
-            var out = InventoryV1.ReserveResponse()
-            switch outcome {
-            case .reserved(let r):
-                out.outcome = .reserved(Self.proto(r))
-            case .outOfStock(let shortages):
-                var oos = InventoryV1.ReserveResponse.OutOfStock()
-                oos.shortages = shortages.map {
-                    InventoryV1.StockShortage(sku: $0.sku, requested: $0.requested, available: $0.available)
-                }
-                out.outcome = .outOfStock(oos)
+        let outcome = try await reserveLines(
+            id: request.reservationID, lines: request.lines.map { StockLine(sku: $0.sku, quantity: $0.quantity) },
+            ttl: ttl(ms: request.ttlMs), reference: request.reference)
+        var out = InventoryV1.ReserveResponse()
+        switch outcome {
+        case .reserved(let r):
+            out.outcome = .reserved(Self.proto(r))
+        case .outOfStock(let shortages):
+            var oos = InventoryV1.ReserveResponse.OutOfStock()
+            oos.shortages = shortages.map {
+                InventoryV1.StockShortage(sku: $0.sku, requested: $0.requested, available: $0.available)
             }
-            return out
+            out.outcome = .outOfStock(oos)
         }
+        return out
     }
 
     /// Sells the held units (idempotent).
@@ -515,13 +480,11 @@ public final class InventoryService: InventoryV1.InventoryService {
         -> InventoryV1.CommitReservationResponse
     {
         try request.validate()
-        return try await guarded("commitReservation") {
-            let r = try await commits.submit(
-                .init(id: request.reservationID, orderID: request.orderID.isEmpty ? nil : request.orderID)
-            ).get()
-            guard let record = r.record else { throw RPCError.notFound("reservation \(request.reservationID) not found") }
-            return InventoryV1.CommitReservationResponse(reservation: Self.proto(record))
-        }
+        let r = try await commits.submit(
+            .init(id: request.reservationID, orderID: request.orderID.isEmpty ? nil : request.orderID)
+        ).get()
+        guard let record = r.record else { throw RPCError.notFound("reservation \(request.reservationID) not found") }
+        return InventoryV1.CommitReservationResponse(reservation: Self.proto(record))
     }
 
     /// Returns held units to stock and to the gate (idempotent); an unknown id is recorded so a later
@@ -531,20 +494,18 @@ public final class InventoryService: InventoryV1.InventoryService {
         -> InventoryV1.ReleaseReservationResponse
     {
         try request.validate()
-        return try await guarded("releaseReservation") {
-            let (record, known) = try await releaseReservation(id: request.reservationID, reason: request.reason)
-            var out = InventoryV1.ReleaseReservationResponse()
-            out.wasKnown = known
-            if let record {
-                out.reservation = Self.proto(record)
-            } else {
-                var p = InventoryV1.Reservation()
-                p.reservationID = request.reservationID
-                p.state = .released
-                out.reservation = p
-            }
-            return out
+        let (record, known) = try await releaseReservation(id: request.reservationID, reason: request.reason)
+        var out = InventoryV1.ReleaseReservationResponse()
+        out.wasKnown = known
+        if let record {
+            out.reservation = Self.proto(record)
+        } else {
+            var p = InventoryV1.Reservation()
+            p.reservationID = request.reservationID
+            p.state = .released
+            out.reservation = p
         }
+        return out
     }
 
     /// Moves the expiry of a held reservation to now + ttl.
@@ -554,17 +515,15 @@ public final class InventoryService: InventoryV1.InventoryService {
     {
         try request.validate()
         let ttl = ttl(ms: request.ttlMs)
-        return try await guarded("extendReservation") {
-            let r = try await repository.transition(id: request.reservationID, kind: "extend") { m, now in
-                try m.extend(until: now.adding(ttl), now: now)
-            }
-            guard let record = r.record else { throw RPCError.notFound("reservation \(request.reservationID) not found") }
-            if let gate = await usableGate() {
-                _ = try? await gate.redis.send(
-                    RedisCommand("EXPIRE", gate.keys.reservation(record.id), keyTTLSeconds(ttl)), timeout: gate.timeout)
-            }
-            return InventoryV1.ExtendReservationResponse(reservation: Self.proto(record))
+        let r = try await repository.transition(id: request.reservationID, kind: "extend") { m, now in
+            try m.extend(until: now.adding(ttl), now: now)
         }
+        guard let record = r.record else { throw RPCError.notFound("reservation \(request.reservationID) not found") }
+        if let gate = await usableGate() {
+            _ = try? await gate.redis.send(
+                RedisCommand("EXPIRE", gate.keys.reservation(record.id), keyTTLSeconds(ttl)), timeout: gate.timeout)
+        }
+        return InventoryV1.ExtendReservationResponse(reservation: Self.proto(record))
     }
 
     /// Runs reconciliation now and returns its report.
@@ -573,9 +532,7 @@ public final class InventoryService: InventoryV1.InventoryService {
         -> InventoryV1.ReconcileResponse
     {
         try request.validate()
-        return try await guarded("reconcile") {
-            let report = try await reconcile(skus: request.skus.isEmpty ? nil : request.skus, dryRun: request.dryRun)
-            return InventoryV1.ReconcileResponse(report: report)
-        }
+        let report = try await reconcile(skus: request.skus.isEmpty ? nil : request.skus, dryRun: request.dryRun)
+        return InventoryV1.ReconcileResponse(report: report)
     }
 }

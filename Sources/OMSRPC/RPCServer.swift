@@ -1,5 +1,4 @@
 import Logging
-import OMSAPI
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -14,7 +13,6 @@ import ServiceLifecycle
 /// let server = RPCServer(
 ///     configuration: .init(host: "0.0.0.0", port: 7101, authToken: token),
 ///     services: [InventoryService(...)],
-///     healthChecks: [RPCHealthCheck(name: "mysql") { try await pool.ping() }],
 ///     logger: logger)
 /// let group = ServiceGroup(services: [server, pool], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 /// try await group.run()
@@ -36,9 +34,12 @@ public final class RPCServer: Service, Sendable {
         /// A connection with no call in flight that receives no complete frame for this long is
         /// sent GoAway and closed. Zero disables the timer.
         public var idleTimeout: Duration
-        /// The suite token every call but `/oms.health.v1.Health/Check` must present as
+        /// The suite token every call but those in `publicMethods` must present as
         /// `authorization: Bearer <token>`. `nil` turns authentication off (tests only).
         public var authToken: String?
+        /// Method paths served without credentials: the service kit puts its health check here
+        /// (load balancers and probes hold no token). Empty by default.
+        public var publicMethods: Set<String>
         /// How long graceful shutdown waits for calls in flight before it cancels them.
         public var drainTimeout: Duration
         /// Where handler tasks run.
@@ -66,6 +67,7 @@ public final class RPCServer: Service, Sendable {
         ///   - host: Interface to bind.
         ///   - port: TCP port (0 = any free port).
         ///   - authToken: The suite token (`nil` disables authentication).
+        ///   - publicMethods: Method paths that need no credentials (default none).
         ///   - maximumFrameLength: Largest accepted N (default 4 MiB).
         ///   - maximumConnections: Open connections allowed (default 1024).
         ///   - maximumCallsInFlightPerConnection: Concurrent calls per connection (default 1024).
@@ -76,6 +78,7 @@ public final class RPCServer: Service, Sendable {
             host: String = "127.0.0.1",
             port: Int = 0,
             authToken: String?,
+            publicMethods: Set<String> = [],
             maximumFrameLength: Int = FrameLengthPrefix.defaultMaximumFrameLength,
             maximumConnections: Int = 1024,
             maximumCallsInFlightPerConnection: Int = 1024,
@@ -86,6 +89,7 @@ public final class RPCServer: Service, Sendable {
             self.host = host
             self.port = port
             self.authToken = authToken
+            self.publicMethods = publicMethods
             self.maximumFrameLength = maximumFrameLength
             self.maximumConnections = maximumConnections
             self.maximumCallsInFlightPerConnection = maximumCallsInFlightPerConnection
@@ -126,24 +130,17 @@ public final class RPCServer: Service, Sendable {
     /// - Parameters:
     ///   - configuration: Address, limits and credentials.
     ///   - services: The services to serve (generated service protocols conform to `RPCService`).
-    ///   - healthChecks: Dependency checks reported by `/oms.health.v1.Health/Check`. The server
-    ///     adds an `RPCHealthProvider` over them unless `services` already contains one.
     ///   - eventLoopGroup: Where the sockets live (default: NIO's shared singleton group).
     ///   - logger: Structured log of connections and calls.
     public init(
         configuration: Configuration,
         services: [any RPCService],
-        healthChecks: [RPCHealthCheck] = [],
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "oms.rpc.server")
     ) {
         var router = RPCRouter()
         for service in services {
             service.registerMethods(with: &router)
-        }
-        if router.handler(for: RPCHealthProvider.checkMethod.path) == nil {
-            let served = Set(router.handlers.values.map(\.descriptor.service) + [HealthV1.Health.name])
-            RPCHealthProvider(checks: healthChecks, services: served).registerMethods(with: &router)
         }
         self.configuration = configuration
         self.group = eventLoopGroup

@@ -59,22 +59,10 @@ final class ServerCallRunner: Sendable {
                 try await handler(payload, context)
             }
             reply = RPCFrame.Reply(code: 0, message: "", payload: response, metadata: [:])
-        } catch let error as RPCError {
-            reply = RPCFrame.Reply(error: error)
-            if let cause = error.cause {
-                logger.debug("rpc handler error", metadata: ["method": "\(context.method.path)", "cause": "\(cause)"])
-            }
-        } catch is CancellationError {
-            reply = RPCFrame.Reply(code: RPCStatusCode.cancelled.rawValue, message: "cancelled")
         } catch {
-            // Details stay in the log; the peer only learns that something failed.
-            logger.error(
-                "rpc handler failed",
-                metadata: [
-                    "method": "\(context.method.path)", "error": "\(String(reflecting: error))",
-                    "request_id": "\(context.requestID ?? "")",
-                ])
-            reply = RPCFrame.Reply(code: RPCStatusCode.internalError.rawValue, message: "internal error")
+            let answer = RPCError(answering: error)
+            reply = RPCFrame.Reply(error: answer)
+            log(answer, method: context.method.path, requestID: context.requestID)
         }
         var buffer = allocator.buffer(frame: RPCFrame(callID: callID, kind: .reply(reply)))
         if buffer.readableBytes - FrameLengthPrefix.size > maximumFrameLength {
@@ -95,6 +83,22 @@ final class ServerCallRunner: Sendable {
             eventLoop.execute {
                 connection.value.complete(callID: callID, sequence: sequence, reply: encoded, code: code)
             }
+        }
+    }
+
+    /// Details of a failure stay in the log; the peer learns only the status and its safe message.
+    /// Failures the caller caused (bad input, a state conflict) are debug lines; a store or peer
+    /// that is unavailable is a warning; anything unclassified (13) is an error.
+    private func log(_ answer: RPCError, method: String, requestID: String?) {
+        guard let cause = answer.cause else { return }
+        let metadata: Logger.Metadata = [
+            "method": "\(method)", "code": "\(answer.code.rawValue)", "cause": "\(String(reflecting: cause))",
+            "request_id": "\(requestID ?? "")",
+        ]
+        switch answer.code {
+        case .internalError, .unknown, .dataLoss: logger.error("rpc handler failed", metadata: metadata)
+        case .unavailable, .deadlineExceeded: logger.warning("rpc handler could not complete", metadata: metadata)
+        default: logger.debug("rpc handler error", metadata: metadata)
         }
     }
 }

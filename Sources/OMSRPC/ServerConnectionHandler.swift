@@ -19,16 +19,13 @@ final class ServerShared: Sendable {
         self.expectedAuthorization = configuration.authToken.map { Array("Bearer \($0)".utf8) }
     }
 
-    /// Calls that need no credentials (health checks from load balancers and probes).
-    static let unauthenticatedMethods: Set<String> = [RPCHealthProvider.checkMethod.path]
-
     func isAuthorized(method: String, metadata: Metadata) -> Bool {
         guard let expected = expectedAuthorization else { return true }
         // The token first: the common call presents it, and then the method needs no hashing.
         if let presented = metadata[Metadata.Keys.authorization], ConstantTime.equals(presented.utf8, expected) {
             return true
         }
-        return Self.unauthenticatedMethods.contains(method)
+        return configuration.publicMethods.contains(method)
     }
 }
 

@@ -153,14 +153,16 @@ public enum ServiceRunner {
                 checks.append(RPCHealthCheck(name: "redis") { _ = try await redis.send("PING") })
             }
             checks += components.healthChecks
+            let health = RPCHealthProvider.serving(components.services, checks: checks, logger: logger)
             let server = RPCServer(
                 configuration: RPCServer.Configuration(
                     host: configuration.listen.host, port: configuration.listen.port,
-                    authToken: configuration.authToken, maximumFrameLength: configuration.maxFrameBytes,
+                    authToken: configuration.authToken, publicMethods: RPCHealthProvider.publicMethods,
+                    maximumFrameLength: configuration.maxFrameBytes,
                     maximumConnections: configuration.maxConnections,
                     maximumCallsInFlightPerConnection: configuration.maxCallsPerConnection,
                     idleTimeout: configuration.idleTimeout, drainTimeout: configuration.drainTimeout),
-                services: components.services, healthChecks: checks, logger: logger)
+                services: components.services + [health], logger: logger)
             do {
                 _ = try await server.start()
             } catch {

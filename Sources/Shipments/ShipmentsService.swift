@@ -115,43 +115,41 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
         let shipmentID = ids.next()
         let now = Date()
         do {
-            let created = try await withStorageErrors {
-                try await self.database.write { c in
-                    try await self.repository.seedAllocations(c, order: order, orderID: orderID, now: now)
-                }
-                return try await self.database.transaction(isolation: .readCommitted, retryable: true) { tx in
-                    // Lock the requested lines' allocation rows by primary key in ascending byte order.
-                    let sorted = lines.enumerated().sorted { $0.element.lineID.utf8.lexicographicallyPrecedes($1.element.lineID.utf8) }
-                    for (i, line) in sorted {
-                        guard
-                            let a = try await self.repository.lockAllocation(tx, orderID: orderID, lineID: line.lineID)
-                        else {
-                            throw RPCError(.internalError, "allocation of line \(line.lineID) is missing")
-                        }
-                        let left = a.ordered - a.allocated
-                        guard line.quantity <= left else {
-                            throw RPCError.failedPrecondition(
-                                "lines[\(i)].quantity: only \(left) of \(a.ordered) units of line \(line.lineID) are left to ship")
-                        }
-                        try await self.repository.adjustAllocation(
-                            tx, orderID: orderID, lineID: line.lineID, column: .allocated, delta: line.quantity, now: now)
+            try await self.database.write { c in
+                try await self.repository.seedAllocations(c, order: order, orderID: orderID, now: now)
+            }
+            let created = try await self.database.transaction(isolation: .readCommitted, retryable: true) { tx in
+                // Lock the requested lines' allocation rows by primary key in ascending byte order.
+                let sorted = lines.enumerated().sorted { $0.element.lineID.utf8.lexicographicallyPrecedes($1.element.lineID.utf8) }
+                for (i, line) in sorted {
+                    guard
+                        let a = try await self.repository.lockAllocation(tx, orderID: orderID, lineID: line.lineID)
+                    else {
+                        throw RPCError(.internalError, "allocation of line \(line.lineID) is missing")
                     }
-                    try await self.repository.insertShipment(
-                        tx, id: shipmentID, orderID: orderID, warehouse: request.warehouse, paymentID: order.paymentID,
-                        currency: order.currency, amountMinor: amount, idempotencyKey: key,
-                        fingerprint: key == nil ? nil : fingerprint, lines: lines, now: now)
-                    guard let s = try await self.repository.load(tx, id: shipmentID) else {
-                        throw RPCError(.internalError, "created shipment vanished")
+                    let left = a.ordered - a.allocated
+                    guard line.quantity <= left else {
+                        throw RPCError.failedPrecondition(
+                            "lines[\(i)].quantity: only \(left) of \(a.ordered) units of line \(line.lineID) are left to ship")
                     }
-                    return s
+                    try await self.repository.adjustAllocation(
+                        tx, orderID: orderID, lineID: line.lineID, column: .allocated, delta: line.quantity, now: now)
                 }
+                try await self.repository.insertShipment(
+                    tx, id: shipmentID, orderID: orderID, warehouse: request.warehouse, paymentID: order.paymentID,
+                    currency: order.currency, amountMinor: amount, idempotencyKey: key,
+                    fingerprint: key == nil ? nil : fingerprint, lines: lines, now: now)
+                guard let s = try await self.repository.load(tx, id: shipmentID) else {
+                    throw RPCError(.internalError, "created shipment vanished")
+                }
+                return s
             }
             Counter(label: "oms_shipments_created_total").increment()
             log.info(
                 "shipment created",
                 metadata: ["shipment_id": "\(shipmentID)", "lines": "\(lines.count)", "amount_minor": "\(amount)"])
             return ShipmentsV1.CreateShipmentResponse(shipment: created.proto)
-        } catch let e as RPCError where e.code == .alreadyExists && key != nil {
+        } catch let e as MySQLError where e.kind == .duplicateKey && key != nil {
             // A concurrent create with the same key won the unique index: answer its shipment.
             if let key, let existing = try await existingShipment(key: key, fingerprint: fingerprint) {
                 return ShipmentsV1.CreateShipmentResponse(shipment: existing.proto)
@@ -161,16 +159,14 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     }
 
     private func existingShipment(key: String, fingerprint: String) async throws -> StoredShipment? {
-        try await withStorageErrors {
-            try await self.database.write { c -> StoredShipment? in
-                guard let found = try await self.repository.findByIdempotencyKey(c, key: key, fingerprint: fingerprint)
-                else { return nil }
-                guard found.sameRequest else {
-                    throw RPCError(
-                        .alreadyExists, "idempotency key \(key) was used for a different shipment request")
-                }
-                return try await self.repository.load(c, id: found.id)
+        try await self.database.write { c -> StoredShipment? in
+            guard let found = try await self.repository.findByIdempotencyKey(c, key: key, fingerprint: fingerprint)
+            else { return nil }
+            guard found.sameRequest else {
+                throw RPCError(
+                    .alreadyExists, "idempotency key \(key) was used for a different shipment request")
             }
+            return try await self.repository.load(c, id: found.id)
         }
     }
 
@@ -333,25 +329,23 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
         if let rid = context.requestID { log[metadataKey: "request_id"] = "\(rid)" }
         for _ in 0..<maxVersionRetries {
             do {
-                let (shipment, moved) = try await withStorageErrors {
-                    try await self.database.transaction(isolation: .readCommitted, retryable: true) {
-                        tx -> (StoredShipment, Bool) in
-                        guard let s = try await self.repository.load(tx, id: id) else {
-                            throw RPCError.notFound("shipment \(id) not found")
+                let (shipment, moved) = try await self.database.transaction(isolation: .readCommitted, retryable: true) {
+                    tx -> (StoredShipment, Bool) in
+                    guard let s = try await self.repository.load(tx, id: id) else {
+                        throw RPCError.notFound("shipment \(id) not found")
+                    }
+                    switch try ShipmentStateMachine(state: s.state).transition(for: command) {
+                    case .unchanged:
+                        try unchanged(s)
+                        return (s, false)
+                    case .move(_, let to):
+                        let now = Date()
+                        let detail = try await effects(tx, s, now)
+                        try await self.repository.addEvent(tx, shipmentID: s.id, state: to, detail: detail, at: now)
+                        guard let after = try await self.repository.load(tx, id: id) else {
+                            throw RPCError(.internalError, "shipment vanished")
                         }
-                        switch try ShipmentStateMachine(state: s.state).transition(for: command) {
-                        case .unchanged:
-                            try unchanged(s)
-                            return (s, false)
-                        case .move(_, let to):
-                            let now = Date()
-                            let detail = try await effects(tx, s, now)
-                            try await self.repository.addEvent(tx, shipmentID: s.id, state: to, detail: detail, at: now)
-                            guard let after = try await self.repository.load(tx, id: id) else {
-                                throw RPCError(.internalError, "shipment vanished")
-                            }
-                            return (after, true)
-                        }
+                        return (after, true)
                     }
                 }
                 if moved {
@@ -379,9 +373,7 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     ) async throws -> ShipmentsV1.GetShipmentResponse {
         try request.validate()
         let id = try ShipmentsValidation.id(request.shipmentID, field: "shipment_id")
-        let s = try await withStorageErrors {
-            try await self.database.read { c in try await self.repository.load(c, id: id) }
-        }
+        let s = try await self.database.read { c in try await self.repository.load(c, id: id) }
         guard let s else { throw RPCError.notFound("shipment \(id) not found") }
         return ShipmentsV1.GetShipmentResponse(shipment: s.proto)
     }
@@ -396,38 +388,12 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
         let orderID = try ShipmentsValidation.id(request.orderID, field: "order_id")
         let after = request.pageToken.isEmpty ? 0 : try ShipmentsValidation.id(request.pageToken, field: "page_token")
         let size = Int(request.pageSize == 0 ? ShipmentsValidation.defaultPageSize : request.pageSize)
-        let found = try await withStorageErrors {
-            try await self.database.read { c in
-                try await self.repository.list(c, orderID: orderID, after: after, limit: size + 1)
-            }
+        let found = try await self.database.read { c in
+            try await self.repository.list(c, orderID: orderID, after: after, limit: size + 1)
         }
         var response = ShipmentsV1.ListShipmentsResponse()
         response.shipments = found.prefix(size).map(\.proto)
         if found.count > size, let last = found.prefix(size).last { response.nextPageToken = String(last.id) }
         return response
-    }
-}
-
-/// Maps storage failures to status codes at the service edge; `RPCError` and `VersionConflict` pass through.
-func withStorageErrors<R>(
-    isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> R
-) async throws -> R {
-    do {
-        return try await body()
-    } catch let e as MySQLError {
-        switch e.kind {
-        case .deadlock, .lockWaitTimeout:
-            throw RPCError(.aborted, "storage contention; retry", cause: e)
-        case .duplicateKey:
-            throw RPCError(.alreadyExists, "already exists", cause: e)
-        case .checkViolation:
-            throw RPCError(.failedPrecondition, "the change would break a stored invariant", cause: e)
-        case .connectionFailed, .connectionLost, .poolClosed:
-            throw RPCError(.unavailable, "storage unavailable", cause: e)
-        case .timeout:
-            throw RPCError(.deadlineExceeded, "storage timeout", cause: e)
-        default:
-            throw RPCError(.internalError, "storage error", cause: e)
-        }
     }
 }

@@ -35,6 +35,14 @@ struct ServerTests {
                 try await client.unary(TestMethods.fail, Bytes("other"), as: Bytes.self, options: .init())
             }
             #expect(generic?.message.contains("hunter2") == false)
+            // An RPCErrorConvertible error is answered with its own status and safe message.
+            let convertible = await expectRPCError(.unavailable) {
+                try await client.unary(TestMethods.fail, Bytes("store"), as: Bytes.self, options: .init())
+            }
+            #expect(convertible?.message == "store unavailable; retry")
+            await expectRPCError(.cancelled) {
+                try await client.unary(TestMethods.fail, Bytes("cancelled"), as: Bytes.self, options: .init())
+            }
         }
     }
 
@@ -78,9 +86,9 @@ struct ServerTests {
         }
     }
 
-    @Test("authentication: missing or wrong token → 16; health needs none")
+    @Test("authentication: missing or wrong token → 16; a public method needs none")
     func authentication() async throws {
-        try await withServer(healthChecks: [RPCHealthCheck(name: "mysql") {}]) { _, port in
+        try await withServer(serverConfiguration(publicMethods: [TestMethods.plainEcho.path])) { _, port in
             let wrong = makeClient(port: port, token: "guess")
             let none = makeClient(port: port, token: nil)
             await expectRPCError(.unauthenticated) {
@@ -94,31 +102,10 @@ struct ServerTests {
                 try await none.unary(
                     MethodDescriptor(service: "x", method: "y"), Bytes("x"), as: Bytes.self, options: .init())
             }
-            let health = try await HealthV1.HealthClient(transport: none).check(.init())
-            #expect(health.status == .serving)
-            #expect(health.dependencies.map(\.name) == ["mysql"])
+            let echoed = try await none.unary(TestMethods.plainEcho, Bytes("open"), as: Bytes.self, options: .init())
+            #expect(echoed == Bytes("open"))
             await wrong.close()
             await none.close()
-        }
-    }
-
-    @Test("health reports failing dependencies and unknown services")
-    func health() async throws {
-        struct Down: Error {}
-        let checks = [
-            RPCHealthCheck(name: "mysql") {},
-            RPCHealthCheck(name: "redis") { throw Down() },
-        ]
-        try await withServer(healthChecks: checks) { _, port in
-            let client = makeClient(port: port)
-            let health = HealthV1.HealthClient(transport: client)
-            let answer = try await health.check(.init())
-            #expect(answer.status == .notServing)
-            #expect(answer.dependencies.first { $0.name == "redis" }?.status == .notServing)
-            #expect(answer.dependencies.first { $0.name == "mysql" }?.status == .serving)
-            #expect(try await health.check(.init(service: "oms.test.v1.Test")).status == .notServing)
-            #expect(try await health.check(.init(service: "oms.nope.v1.Nope")).status == .serviceUnknown)
-            await client.close()
         }
     }
 

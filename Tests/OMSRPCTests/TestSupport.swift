@@ -30,6 +30,12 @@ struct SecretError: Error {
     var detail = "database password is hunter2"
 }
 
+/// A store's error that says its own status (as MySQLError and RedisError do in OMSServiceKit).
+struct StoreDown: RPCErrorConvertible {
+    var detail = "connect to db.internal:3306 as oms_orders failed"
+    var rpcError: RPCError { RPCError(.unavailable, "store unavailable; retry", cause: self) }
+}
+
 /// Records what handlers saw, for assertions.
 final class Probe: Sendable {
     let cancelled = NIOLockedValueBox(0)
@@ -84,6 +90,8 @@ struct TestService: RPCService {
         }
         router.register(TestMethods.fail) { (request: Bytes, _: ServerContext) -> Bytes in
             if request.text == "rpc" { throw RPCError(.notFound, "no such order", metadata: ["x-detail": "d"]) }
+            if request.text == "store" { throw StoreDown() }
+            if request.text == "cancelled" { throw CancellationError() }
             throw SecretError()
         }
         router.register(TestMethods.context) { (_: Bytes, context: ServerContext) in
@@ -105,10 +113,12 @@ func serverConfiguration(
     maximumCalls: Int = 1024,
     idleTimeout: Duration = .seconds(60),
     drainTimeout: Duration = .seconds(5),
-    handlerExecution: RPCServer.Configuration.HandlerExecution = .eventLoop
+    handlerExecution: RPCServer.Configuration.HandlerExecution = .eventLoop,
+    publicMethods: Set<String> = []
 ) -> RPCServer.Configuration {
     RPCServer.Configuration(
-        host: "127.0.0.1", port: 0, authToken: testToken, maximumFrameLength: maximumFrameLength,
+        host: "127.0.0.1", port: 0, authToken: testToken, publicMethods: publicMethods,
+        maximumFrameLength: maximumFrameLength,
         maximumConnections: maximumConnections, maximumCallsInFlightPerConnection: maximumCalls,
         idleTimeout: idleTimeout, drainTimeout: drainTimeout, handlerExecution: handlerExecution)
 }
@@ -117,11 +127,9 @@ func serverConfiguration(
 func withServer<T>(
     _ configuration: RPCServer.Configuration = serverConfiguration(),
     probe: Probe = Probe(),
-    healthChecks: [RPCHealthCheck] = [],
     _ body: (RPCServer, Int) async throws -> T
 ) async throws -> T {
-    let server = RPCServer(
-        configuration: configuration, services: [TestService(probe: probe)], healthChecks: healthChecks)
+    let server = RPCServer(configuration: configuration, services: [TestService(probe: probe)])
     let address = try await server.start()
     let port = try #require(address.port)
     do {
