@@ -109,7 +109,11 @@ let package = Package(
         .target(name: "OMSClient", dependencies: ["OMSAPI", "OMSRPC", "OMSRPCCore", "OMSProto"], swiftSettings: strict),
         .target(
             name: "OMSTestKit",
-            dependencies: ["OMSClient", "OMSMySQL", "OMSRedis", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "OMSClient", "OMSMySQL", "OMSRedis", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: strict),
 
         // MARK: Binaries (thin mains)

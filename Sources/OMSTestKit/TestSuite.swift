@@ -24,11 +24,15 @@ public final class TestSuite: Sendable {
     public let redisKeyPrefix: String
     public let authToken: String
     public let clients: OMSClients
+    /// The relay between the services and MariaDB when the suite was started with
+    /// `databaseProxy: true`: `cut()` makes the database unreachable for every service.
+    public let databaseProxy: TCPProxy?
 
     private init(
         environment: TestEnvironment, processes: [String: ServiceProcess], schemas: [String: String],
-        redisKeyPrefix: String, authToken: String, clients: OMSClients
+        redisKeyPrefix: String, authToken: String, clients: OMSClients, databaseProxy: TCPProxy?
     ) {
+        self.databaseProxy = databaseProxy
         self.environment = environment
         self.processes = processes
         self.schemas = schemas
@@ -43,10 +47,11 @@ public final class TestSuite: Sendable {
     ///     ports nothing listens on.
     ///   - settings: extra environment for every process (e.g. `OMS_INVENTORY_SWEEP_INTERVAL`).
     ///   - binDirectory: where `oms-*` are; default `OMS_BIN_DIR` or the test binary's folder.
+    ///   - databaseProxy: connect the services to MariaDB through a `TCPProxy` (outage tests).
     /// - Throws: `TestKitError` with the failing process's log tail.
     public static func start(
         services: [String] = allServices, settings: [String: String] = [:], binDirectory: URL? = nil,
-        filePath: String = #filePath
+        databaseProxy: Bool = false, filePath: String = #filePath
     ) async throws -> TestSuite {
         let environment = try TestEnvironment.load(filePath: filePath)
         let root = TestEnvironment.packageRoot(from: filePath)
@@ -59,12 +64,21 @@ public final class TestSuite: Sendable {
         let logs = URL(fileURLWithPath: root).appendingPathComponent(".oms/test-logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
 
+        var proxy: TCPProxy?
+        if databaseProxy {
+            let admin = try environment.adminConfiguration()
+            proxy = try await TCPProxy.start(upstreamHost: admin.host, upstreamPort: admin.port)
+        }
         var schemas: [String: String] = [:]
         var processes: [String: ServiceProcess] = [:]
         for service in services {
             let schema = try await environment.createSchema(service: service)
             schemas[service] = schema
-            let url = try MySQLConfiguration(url: try environment.dbURL(service: service))
+            var url = try MySQLConfiguration(url: try environment.dbURL(service: service))
+            if let proxy {
+                url.host = "127.0.0.1"
+                url.port = proxy.port
+            }
             var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OMS_") }
             let up = service.uppercased()
             env["OMS_AUTH_TOKEN"] = token
@@ -88,7 +102,7 @@ public final class TestSuite: Sendable {
             configuration: OMSClientConfiguration(addresses: addresses, authToken: token, defaultTimeout: .seconds(20)))
         let suite = TestSuite(
             environment: environment, processes: processes, schemas: schemas, redisKeyPrefix: prefix,
-            authToken: token, clients: clients)
+            authToken: token, clients: clients, databaseProxy: proxy)
         do {
             for service in allServices where processes[service] != nil {
                 try await suite.startProcess(service)
@@ -102,10 +116,11 @@ public final class TestSuite: Sendable {
 
     /// Starts the suite, runs `body`, and stops the suite whether `body` returns or throws.
     public static func with<R>(
-        services: [String] = allServices, settings: [String: String] = [:], filePath: String = #filePath,
-        _ body: (TestSuite) async throws -> R
+        services: [String] = allServices, settings: [String: String] = [:], databaseProxy: Bool = false,
+        filePath: String = #filePath, _ body: (TestSuite) async throws -> R
     ) async throws -> R {
-        let suite = try await start(services: services, settings: settings, filePath: filePath)
+        let suite = try await start(
+            services: services, settings: settings, databaseProxy: databaseProxy, filePath: filePath)
         do {
             let result = try await body(suite)
             await suite.stop()
@@ -172,6 +187,7 @@ public final class TestSuite: Sendable {
             await processes[service]?.stop(signal: SIGTERM, timeout: .seconds(10))
         }
         await clients.close()
+        await databaseProxy?.stop()
         for schema in schemas.values { try? await environment.dropSchema(schema) }
     }
 
