@@ -1,46 +1,18 @@
-import OMSCore
 import Foundation
 import OMSAPI
-
-/// Limits of PlaceOrder (docs/checkout.md).
-public enum CheckoutLimits {
-    public static let maxLines = 100
-    public static let maxQuantity: Int64 = 1_000_000
-    public static let maxKeyLength = 255
-    public static let maxSKULength = 64
-    public static let maxIDLength = 255
-    public static let maxTextLength = 255
-    public static let maxAttributesBytes = 4096
-    public static let maxMetadataBytes = 16_384
-}
+import OMSCore
+import OMSServiceKit
 
 /// Turns the wire request into a `PlaceOrderCommand`, refusing malformed input with 3
 /// INVALID_ARGUMENT naming the field. Malformed input is refused before anything is recorded, so
 /// it changes nothing and a corrected request may reuse the key. (Requests that are well formed but
 /// cannot be sold — unknown or inactive SKU — are business rejections: a stored result.)
+///
+/// Customer, lines, address and metadata are checked with the suite's shared rules (`FieldRules`,
+/// `FieldLimits`), the same ones inventory and orders apply, so a checkout that passes here is
+/// never refused downstream for its shape.
 public enum CheckoutValidation {
-    static func bad(_ field: String, _ problem: String) -> RPCError {
-        RPCError(.invalidArgument, "\(field): \(problem)")
-    }
-
-    static func text(
-        _ value: String, _ field: String, required: Bool, max: Int = CheckoutLimits.maxTextLength
-    ) throws(RPCError) {
-        if required && value.isEmpty { throw bad(field, "is required") }
-        if value.count > max { throw bad(field, "is longer than \(max) characters") }
-        if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            throw bad(field, "contains control characters")
-        }
-    }
-
-    /// Validates optional JSON object text.
-    static func jsonObject(_ value: String, _ field: String, maxBytes: Int) throws(RPCError) {
-        guard !value.isEmpty else { return }
-        guard value.utf8.count <= maxBytes else { throw bad(field, "is larger than \(maxBytes) bytes") }
-        guard value.unicodeScalars.allSatisfy({ $0.value != 0 }),
-            let object = try? JSONSerialization.jsonObject(with: Data(value.utf8)), object is [String: Any]
-        else { throw bad(field, "must be a JSON object") }
-    }
+    static func bad(_ field: String, _ problem: String) -> RPCError { FieldRules.invalid(field, problem) }
 
     /// Luhn check over ASCII digits.
     static func luhn(_ digits: String) -> Bool {
@@ -62,27 +34,22 @@ public enum CheckoutValidation {
     /// - Returns: the command.
     /// - Throws: `RPCError` 3 INVALID_ARGUMENT naming the first bad field.
     public static func command(from request: CheckoutV1.PlaceOrderRequest) throws(RPCError) -> PlaceOrderCommand {
-        try text(request.idempotencyKey, "idempotency_key", required: true, max: CheckoutLimits.maxKeyLength)
-
-        guard let c = request.customer else { throw bad("customer", "is required") }
-        try text(c.customerID, "customer.customer_id", required: true, max: CheckoutLimits.maxIDLength)
-        try text(c.name, "customer.name", required: false)
-        try text(c.email, "customer.email", required: false, max: 320)
-        if !c.email.isEmpty && !c.email.contains("@") { throw bad("customer.email", "is not an e-mail address") }
+        try FieldRules.text(
+            request.idempotencyKey, field: "idempotency_key", max: FieldLimits.maxIdempotencyKeyLength, required: true)
+        try FieldRules.customer(request.customer)
+        let c = request.customer ?? CommonV1.Customer()
 
         guard !request.lines.isEmpty else { throw bad("lines", "at least one line is required") }
-        guard request.lines.count <= CheckoutLimits.maxLines else {
-            throw bad("lines", "at most \(CheckoutLimits.maxLines) lines")
+        guard request.lines.count <= FieldLimits.maxLines else {
+            throw bad("lines", "at most \(FieldLimits.maxLines) lines")
         }
         var seen = Set<String>()
         var lines: [RequestedLine] = []
         for (i, line) in request.lines.enumerated() {
             let f = "lines[\(i)]"
-            try text(line.sku, "\(f).sku", required: true, max: CheckoutLimits.maxSKULength)
-            guard (1...CheckoutLimits.maxQuantity).contains(line.quantity) else {
-                throw bad("\(f).quantity", "must be 1...\(CheckoutLimits.maxQuantity)")
-            }
-            try jsonObject(line.attributesJson, "\(f).attributes_json", maxBytes: CheckoutLimits.maxAttributesBytes)
+            try FieldRules.sku(line.sku, field: "\(f).sku")
+            try FieldRules.quantity(line.quantity, field: "\(f).quantity")
+            try FieldRules.lineAttributes(line.attributesJson, field: "\(f).attributes_json")
             guard seen.insert(line.sku).inserted else { throw bad("\(f).sku", "duplicate SKU \(line.sku)") }
             lines.append(RequestedLine(sku: line.sku, quantity: line.quantity, attributesJSON: line.attributesJson))
         }
@@ -101,21 +68,11 @@ public enum CheckoutValidation {
         }
         guard card.cvc.isEmpty || ((3...4).contains(card.cvc.count) && card.cvc.allSatisfy({ $0.isASCII && $0.isNumber }))
         else { throw bad("payment_method.card.cvc", "must be 3 or 4 digits") }
-        try text(card.holderName, "payment_method.card.holder_name", required: false)
+        try FieldRules.text(card.holderName, field: "payment_method.card.holder_name", max: FieldLimits.maxNameLength)
 
-        guard let a = request.shippingAddress else { throw bad("shipping_address", "is required") }
-        try text(a.name, "shipping_address.name", required: true)
-        try text(a.line1, "shipping_address.line1", required: true)
-        try text(a.line2, "shipping_address.line2", required: false)
-        try text(a.city, "shipping_address.city", required: true)
-        try text(a.region, "shipping_address.region", required: false)
-        try text(a.postalCode, "shipping_address.postal_code", required: false, max: 32)
-        guard a.country.count == 2, a.country.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
-            throw bad("shipping_address.country", "must be an ISO 3166-1 alpha-2 code")
-        }
-        try text(a.phone, "shipping_address.phone", required: false, max: 32)
-
-        try jsonObject(request.metadataJson, "metadata_json", maxBytes: CheckoutLimits.maxMetadataBytes)
+        try FieldRules.address(request.shippingAddress)
+        let a = request.shippingAddress ?? CommonV1.Address()
+        try FieldRules.orderMetadata(request.metadataJson, field: "metadata_json")
 
         return PlaceOrderCommand(
             idempotencyKey: request.idempotencyKey,
@@ -170,7 +127,7 @@ extension CheckoutV1.GetCheckoutRequest: RPCValidatable {
     public func validate() throws {
         switch lookup {
         case .idempotencyKey(let key)?:
-            try CheckoutValidation.text(key, "idempotency_key", required: true, max: CheckoutLimits.maxKeyLength)
+            try FieldRules.text(key, field: "idempotency_key", max: FieldLimits.maxIdempotencyKeyLength, required: true)
         case .checkoutID(let id)?:
             guard let n = Int64(id), n > 0 else { throw CheckoutValidation.bad("checkout_id", "is not a checkout id") }
         case nil:

@@ -1,9 +1,10 @@
 import OMSRPCCore
+import OMSServiceKit
 
 /// The limits every inventory request is checked against (docs/inventory.md, "Validation").
 public enum InventoryLimits {
-    /// Most characters in a SKU.
-    public static let maxSKULength = 64
+    /// Most characters in a SKU (the suite's shared limit).
+    public static let maxSKULength = FieldLimits.maxSKULength
     /// Most characters in a reservation id (the checkout id).
     public static let maxReservationIDLength = 128
     /// Largest quantity of one reservation line.
@@ -26,31 +27,9 @@ public enum InventoryLimits {
     public static let maxTTLMilliseconds: UInt32 = 7 * 24 * 3600 * 1000
 }
 
-/// Field checks shared by the request validators. Each throws 3 INVALID_ARGUMENT naming the field.
+/// Inventory's own field checks (SKUs use the shared `FieldRules.sku`). Each throws 3 INVALID_ARGUMENT
+/// naming the field.
 enum FieldCheck {
-    /// SKUs are ASCII letters, digits and `-_.:/` so they are safe inside Redis hash tags and ascii columns.
-    static func sku(_ value: String, field: String) throws {
-        guard !value.isEmpty else { throw RPCError.invalidArgument("\(field) must not be empty") }
-        guard value.utf8.count <= InventoryLimits.maxSKULength else {
-            throw RPCError.invalidArgument("\(field) must be at most \(InventoryLimits.maxSKULength) characters")
-        }
-        guard value.utf8.allSatisfy(isSKUByte) else {
-            throw RPCError.invalidArgument("\(field) may contain only ASCII letters, digits and - _ . : /")
-        }
-    }
-
-    static func isSKUByte(_ b: UInt8) -> Bool {
-        switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "/"):
-            return true
-        default:
-            return false
-        }
-    }
-
     /// Reservation ids: 1-128 characters, no control characters.
     static func reservationID(_ value: String, field: String = "reservation_id") throws {
         guard !value.isEmpty else { throw RPCError.invalidArgument("\(field) must not be empty") }

@@ -2,6 +2,7 @@ import Foundation
 import OMSAPI
 import OMSProto
 import OMSRPCCore
+import OMSServiceKit
 
 // Every request is checked before any work is done; a failure is 3 INVALID_ARGUMENT naming the field
 // and changes nothing. The router runs these after decoding (which already refuses invalid UTF-8).
@@ -16,7 +17,7 @@ extension InventoryV1.ReserveRequest: RPCValidatable {
         }
         var seen = Set<String>()
         for (i, line) in lines.enumerated() {
-            try FieldCheck.sku(line.sku, field: "lines[\(i)].sku")
+            try FieldRules.sku(line.sku, field: "lines[\(i)].sku")
             guard line.quantity > 0 else { throw RPCError.invalidArgument("lines[\(i)].quantity must be positive") }
             guard line.quantity <= InventoryLimits.maxLineQuantity else {
                 throw RPCError.invalidArgument("lines[\(i)].quantity must be at most \(InventoryLimits.maxLineQuantity)")
@@ -57,7 +58,7 @@ extension InventoryV1.ExtendReservationRequest: RPCValidatable {
 
 extension InventoryV1.GetProductRequest: RPCValidatable {
     /// - Throws: `RPCError` 3 naming the offending field.
-    public func validate() throws { try FieldCheck.sku(sku, field: "sku") }
+    public func validate() throws { try FieldRules.sku(sku, field: "sku") }
 }
 
 extension InventoryV1.ListProductsRequest: RPCValidatable {
@@ -79,7 +80,7 @@ extension InventoryV1.GetStockRequest: RPCValidatable {
         guard skus.count <= InventoryLimits.maxSKUsPerRequest else {
             throw RPCError.invalidArgument("skus must hold at most \(InventoryLimits.maxSKUsPerRequest) SKUs")
         }
-        for (i, sku) in skus.enumerated() { try FieldCheck.sku(sku, field: "skus[\(i)]") }
+        for (i, sku) in skus.enumerated() { try FieldRules.sku(sku, field: "skus[\(i)]") }
     }
 }
 
@@ -89,14 +90,14 @@ extension InventoryV1.ReconcileRequest: RPCValidatable {
         guard skus.count <= InventoryLimits.maxSKUsPerRequest else {
             throw RPCError.invalidArgument("skus must hold at most \(InventoryLimits.maxSKUsPerRequest) SKUs")
         }
-        for (i, sku) in skus.enumerated() { try FieldCheck.sku(sku, field: "skus[\(i)]") }
+        for (i, sku) in skus.enumerated() { try FieldRules.sku(sku, field: "skus[\(i)]") }
     }
 }
 
 extension InventoryV1.AdjustStockRequest: RPCValidatable {
     /// - Throws: `RPCError` 3 naming the offending field.
     public func validate() throws {
-        try FieldCheck.sku(sku, field: "sku")
+        try FieldRules.sku(sku, field: "sku")
         let limit = InventoryLimits.maxStockQuantity
         switch kind {
         case .receive:
@@ -124,7 +125,7 @@ extension InventoryV1.UpsertProductRequest: RPCValidatable {
     /// - Throws: `RPCError` 3 naming the offending field.
     public func validate() throws {
         guard let p = product else { throw RPCError.invalidArgument("product is required") }
-        try FieldCheck.sku(p.sku, field: "product.sku")
+        try FieldRules.sku(p.sku, field: "product.sku")
         guard !p.name.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw RPCError.invalidArgument("product.name must not be empty")
         }
@@ -160,7 +161,7 @@ enum ProductCursor {
             text.hasPrefix("p1:")
         else { return nil }
         let sku = String(text.dropFirst(3))
-        guard (try? FieldCheck.sku(sku, field: "page_token")) != nil else { return nil }
+        guard (try? FieldRules.sku(sku, field: "page_token")) != nil else { return nil }
         return sku
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import OMSMySQL
 import OMSRPCCore
+import OMSServiceKit
 
 /// The orders business logic over the `oms_orders` schema: creation (idempotent on the checkout id),
 /// lifecycle transitions with optimistic locking and an audit event per transition, shipments,
@@ -113,7 +114,7 @@ public final class OrdersCore: Sendable {
     public func confirm(
         orderID: Int64, paymentReference: String, paidMinor: Int64?, paidCurrency: String? = nil
     ) async throws -> OrderRecord {
-        try OrderValidation.identifier(paymentReference, field: "payment_id")
+        try FieldRules.identifier(paymentReference, field: "payment_id")
         if let paid = paidMinor, paid < 0 { throw RPCError.invalidArgument("paid: must not be negative") }
         return try await transition(orderID: orderID, event: .confirm, retryOnConflict: false) { order in
             // Checked inside the transition, before anything is written.
@@ -129,7 +130,7 @@ public final class OrdersCore: Sendable {
     /// Cancels an order that has not shipped. Repeating it is harmless.
     /// - Throws: `RPCError` 3, 5, 9 (anything shipped), 10 when a concurrent change won.
     public func cancel(orderID: Int64, reason: String) async throws -> OrderRecord {
-        try OrderValidation.text(reason, field: "reason", maxLength: 500, allowEmpty: true)
+        try FieldRules.text(reason, field: "reason", max: 500)
         return try await transition(orderID: orderID, event: .cancel, retryOnConflict: false) { _ in
             (["reason": reason], nil, nil, reason)
         }
@@ -405,7 +406,7 @@ public final class OrdersCore: Sendable {
     /// read from the primary.
     /// - Throws: `RPCError` 5 when the checkout created none.
     public func get(checkoutID: String, includeEvents: Bool = false) async throws -> (OrderRecord, [OrderEventRecord]) {
-        try OrderValidation.identifier(checkoutID, field: "checkout_id")
+        try FieldRules.identifier(checkoutID, field: "checkout_id")
         return try await database.primary.withConnection { c in
             guard let found = try await repository.checkout(c, checkoutID: checkoutID),
                 let o = try await repository.load(c, id: found.orderID)
@@ -420,7 +421,7 @@ public final class OrdersCore: Sendable {
     public func list(
         customerID: String, pageSize: Int, cursor: String?, consistency: ReadConsistency = ReadConsistency()
     ) async throws -> OrderPage {
-        try OrderValidation.identifier(customerID, field: "customer_id", maxLength: 64)
+        try FieldRules.identifier(customerID, field: "customer_id", max: FieldLimits.maxCustomerIDLength)
         guard (1...100).contains(pageSize) else { throw RPCError.invalidArgument("page_size: must be in 1...100") }
         let before = try Self.parseCursor(cursor)
         return try await readConnection(consistency, customerID: customerID) { c in

@@ -5,6 +5,7 @@ import OMSCore
 import OMSMySQL
 import OMSProto
 import OMSRPCCore
+import OMSServiceKit
 
 /// `oms.orders.v1.Orders`: maps the wire types onto `OrdersCore`.
 public struct OrdersService: OrdersV1.OrdersService {
@@ -33,10 +34,9 @@ public struct OrdersService: OrdersV1.OrdersService {
     public func createOrder(_ request: OrdersV1.CreateOrderRequest, context: ServerContext) async throws
         -> OrdersV1.CreateOrderResponse
     {
-        guard let customer = request.customer else { throw RPCError.invalidArgument("customer: is required") }
-        guard let address = request.shippingAddress else {
-            throw RPCError.invalidArgument("shipping_address: is required")
-        }
+        guard let customer = request.customer else { throw FieldRules.invalid("customer", "is required") }
+        try FieldRules.address(request.shippingAddress)
+        let address = request.shippingAddress ?? CommonV1.Address()
         let currency = request.lines.first?.unitPrice?.currency ?? ""
         var lines: [NewOrderLine] = []
         for (i, line) in request.lines.enumerated() {
@@ -44,21 +44,18 @@ public struct OrdersService: OrdersV1.OrdersService {
             guard price.currency == currency else {
                 throw RPCError.invalidArgument("lines[\(i)].unit_price.currency: every line must use one currency")
             }
-            guard line.quantity > 0, line.quantity <= Int64(OrderValidation.maxQuantity) else {
-                throw RPCError.invalidArgument("lines[\(i)].quantity: must be in 1...\(OrderValidation.maxQuantity)")
-            }
+            try FieldRules.quantity(line.quantity, field: "lines[\(i)].quantity")
             lines.append(
                 NewOrderLine(
                     sku: line.sku, productName: line.productName, quantity: Int32(line.quantity),
                     unitPriceMinor: price.amountMinor, attributesJSON: line.attributesJson))
         }
-        try Self.validate(address)
         var order = NewOrder(
             checkoutID: request.checkoutID,
             customer: OrderCustomer(id: customer.customerID, name: customer.name, email: customer.email),
             currency: currency, lines: lines, shippingAddressJSON: Self.json(address), metadataJSON: request.metadataJson)
         order.reservationID = request.reservationID
-        if !order.reservationID.isEmpty { try OrderValidation.identifier(order.reservationID, field: "reservation_id") }
+        if !order.reservationID.isEmpty { try FieldRules.identifier(order.reservationID, field: "reservation_id") }
         let created = try await core.create(order)
         var response = OrdersV1.CreateOrderResponse()
         response.order = Self.wire(created.order)
@@ -71,7 +68,7 @@ public struct OrdersService: OrdersV1.OrdersService {
         let id = try Self.orderID(request.orderID)
         var paid: Int64?
         if let money = request.paid {
-            try OrderValidation.currency(money.currency, field: "paid.currency")
+            try FieldRules.currency(money.currency, field: "paid.currency")
             paid = money.amountMinor
         }
         let order = try await core.confirm(
@@ -156,9 +153,7 @@ public struct OrdersService: OrdersV1.OrdersService {
         var lines: [ReturnRequest.Line] = []
         for (i, l) in request.lines.enumerated() {
             guard let n = Int(l.lineID), n > 0 else { throw RPCError.invalidArgument("lines[\(i)].line_id: unknown line") }
-            guard l.quantity > 0, l.quantity <= Int64(OrderValidation.maxQuantity) else {
-                throw RPCError.invalidArgument("lines[\(i)].quantity: must be in 1...\(OrderValidation.maxQuantity)")
-            }
+            try FieldRules.quantity(l.quantity, field: "lines[\(i)].quantity")
             lines.append(ReturnRequest.Line(lineNo: n, quantity: Int(l.quantity)))
         }
         let (record, order) = try await core.requestReturn(
@@ -189,9 +184,7 @@ public struct OrdersService: OrdersV1.OrdersService {
         var lines: [ShipmentReport.Line] = []
         for (i, l) in request.lines.enumerated() {
             guard let n = Int(l.lineID), n > 0 else { throw RPCError.invalidArgument("lines[\(i)].line_id: unknown line") }
-            guard l.quantity > 0, l.quantity <= Int64(OrderValidation.maxQuantity) else {
-                throw RPCError.invalidArgument("lines[\(i)].quantity: must be in 1...\(OrderValidation.maxQuantity)")
-            }
+            try FieldRules.quantity(l.quantity, field: "lines[\(i)].quantity")
             lines.append(ShipmentReport.Line(lineNo: n, quantity: Int(l.quantity)))
         }
         let order = try await core.recordShipment(
@@ -214,19 +207,6 @@ public struct OrdersService: OrdersV1.OrdersService {
             throw RPCError.invalidArgument("consistency_token: is not a token this service issued")
         }
         return c
-    }
-
-    static func validate(_ a: CommonV1.Address) throws {
-        try OrderValidation.text(a.name, field: "shipping_address.name", maxLength: 200)
-        try OrderValidation.text(a.line1, field: "shipping_address.line1", maxLength: 200)
-        try OrderValidation.text(a.line2, field: "shipping_address.line2", maxLength: 200, allowEmpty: true)
-        try OrderValidation.text(a.city, field: "shipping_address.city", maxLength: 100)
-        try OrderValidation.text(a.region, field: "shipping_address.region", maxLength: 100, allowEmpty: true)
-        try OrderValidation.text(a.postalCode, field: "shipping_address.postal_code", maxLength: 20, allowEmpty: true)
-        guard a.country.count == 2, a.country.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
-            throw RPCError.invalidArgument("shipping_address.country: must be an ISO 3166-1 alpha-2 code")
-        }
-        try OrderValidation.text(a.phone, field: "shipping_address.phone", maxLength: 40, allowEmpty: true)
     }
 
     static func json(_ a: CommonV1.Address) -> String {
