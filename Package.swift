@@ -163,7 +163,8 @@ let package = Package(
         .testTarget(name: "CheckoutTests", dependencies: ["Checkout", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         // Starts the real executables (OMSTestKit.TestSuite); `swift build --build-tests` builds them first.
         .testTarget(
-            name: "IntegrationTests", dependencies: ["OMSTestKit", "OMSClient", "OMSAPI", "OMSMySQL", "OMSRedis"],
+            name: "IntegrationTests",
+            dependencies: ["OMSTestKit", "OMSClient", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSServiceKit"],
             swiftSettings: strict),
     ]
 )
