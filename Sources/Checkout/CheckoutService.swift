@@ -14,7 +14,9 @@ public struct CheckoutService: CheckoutV1.CheckoutService {
     }
 
     /// PlaceOrder: malformed input → 3 (nothing recorded); otherwise the typed result (placed,
-    /// rejected, or in progress). Same key with a different request → 9.
+    /// rejected, or in progress). Same key with a different request → 9. The request is validated
+    /// once, here, while it becomes a command (it is not `RPCValidatable`: its key may come from the
+    /// `idempotency-key` metadata, which the router does not see).
     /// - Throws: `RPCError` 3, 9, 14.
     public func placeOrder(_ request: CheckoutV1.PlaceOrderRequest, context: ServerContext) async throws
         -> CheckoutV1.PlaceOrderResponse
@@ -31,7 +33,6 @@ public struct CheckoutService: CheckoutV1.CheckoutService {
     public func getCheckout(_ request: CheckoutV1.GetCheckoutRequest, context: ServerContext) async throws
         -> CheckoutV1.GetCheckoutResponse
     {
-        try request.validate()
         let snapshot: CheckoutSnapshot?
         switch request.lookup {
         case .idempotencyKey(let key)?: snapshot = try await coordinator.checkout(idempotencyKey: key)

@@ -113,14 +113,6 @@ public enum CheckoutValidation {
     }
 }
 
-extension CheckoutV1.PlaceOrderRequest: RPCValidatable {
-    /// Runs `CheckoutValidation.command(from:)`.
-    /// - Throws: `RPCError` 3 INVALID_ARGUMENT.
-    public func validate() throws {
-        _ = try CheckoutValidation.command(from: self)
-    }
-}
-
 extension CheckoutV1.GetCheckoutRequest: RPCValidatable {
     /// Requires a non-empty key or checkout id.
     /// - Throws: `RPCError` 3 INVALID_ARGUMENT.

@@ -345,7 +345,6 @@ public final class InventoryService: InventoryV1.InventoryService {
     public func upsertProduct(_ request: InventoryV1.UpsertProductRequest, context: ServerContext) async throws
         -> InventoryV1.UpsertProductResponse
     {
-        try request.validate()
         let p = request.product!
         let record = ProductRecord(
             sku: p.sku, name: p.name, priceMinor: p.price!.amountMinor, currency: p.price!.currency,
@@ -361,7 +360,6 @@ public final class InventoryService: InventoryV1.InventoryService {
     public func getProduct(_ request: InventoryV1.GetProductRequest, context: ServerContext) async throws
         -> InventoryV1.GetProductResponse
     {
-        try request.validate()
         if let cached = productCache.get(request.sku) {
             return InventoryV1.GetProductResponse(product: Self.proto(cached))
         }
@@ -376,7 +374,6 @@ public final class InventoryService: InventoryV1.InventoryService {
     public func listProducts(_ request: InventoryV1.ListProductsRequest, context: ServerContext) async throws
         -> InventoryV1.ListProductsResponse
     {
-        try request.validate()
         let size = request.pageSize == 0 ? 100 : Int(request.pageSize)
         let cursor = request.pageToken.isEmpty ? "" : ProductCursor.decode(request.pageToken)!
         let page = try await repository.products(after: cursor, limit: size + 1, includeInactive: request.includeInactive)
@@ -391,7 +388,6 @@ public final class InventoryService: InventoryV1.InventoryService {
     public func adjustStock(_ request: InventoryV1.AdjustStockRequest, context: ServerContext) async throws
         -> InventoryV1.AdjustStockResponse
     {
-        try request.validate()
         let kind: String
         switch request.kind {
         case .receive: kind = "receive"
@@ -421,7 +417,6 @@ public final class InventoryService: InventoryV1.InventoryService {
     public func getStock(_ request: InventoryV1.GetStockRequest, context: ServerContext) async throws
         -> InventoryV1.GetStockResponse
     {
-        try request.validate()
         var cached: [String: Int64] = [:]
         if !request.consistent, let gate = await usableGate() {
             do {
@@ -454,7 +449,6 @@ public final class InventoryService: InventoryV1.InventoryService {
     public func reserve(_ request: InventoryV1.ReserveRequest, context: ServerContext) async throws
         -> InventoryV1.ReserveResponse
     {
-        try request.validate()
         let started = ContinuousClock.now
         defer { metrics.reserveDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds) }
         let outcome = try await reserveLines(
@@ -479,7 +473,6 @@ public final class InventoryService: InventoryV1.InventoryService {
     public func commitReservation(_ request: InventoryV1.CommitReservationRequest, context: ServerContext) async throws
         -> InventoryV1.CommitReservationResponse
     {
-        try request.validate()
         let r = try await commits.submit(
             .init(id: request.reservationID, orderID: request.orderID.isEmpty ? nil : request.orderID)
         ).get()
@@ -493,7 +486,6 @@ public final class InventoryService: InventoryV1.InventoryService {
     public func releaseReservation(_ request: InventoryV1.ReleaseReservationRequest, context: ServerContext) async throws
         -> InventoryV1.ReleaseReservationResponse
     {
-        try request.validate()
         let (record, known) = try await releaseReservation(id: request.reservationID, reason: request.reason)
         var out = InventoryV1.ReleaseReservationResponse()
         out.wasKnown = known
@@ -513,7 +505,6 @@ public final class InventoryService: InventoryV1.InventoryService {
     public func extendReservation(_ request: InventoryV1.ExtendReservationRequest, context: ServerContext) async throws
         -> InventoryV1.ExtendReservationResponse
     {
-        try request.validate()
         let ttl = ttl(ms: request.ttlMs)
         let r = try await repository.transition(id: request.reservationID, kind: "extend") { m, now in
             try m.extend(until: now.adding(ttl), now: now)
@@ -531,7 +522,6 @@ public final class InventoryService: InventoryV1.InventoryService {
     public func reconcile(_ request: InventoryV1.ReconcileRequest, context: ServerContext) async throws
         -> InventoryV1.ReconcileResponse
     {
-        try request.validate()
         let report = try await reconcile(skus: request.skus.isEmpty ? nil : request.skus, dryRun: request.dryRun)
         return InventoryV1.ReconcileResponse(report: report)
     }

@@ -123,9 +123,41 @@ public struct RPCRouter: Sendable {
     public func handler(for path: String) -> (descriptor: MethodDescriptor, handler: RPCRawHandler)? {
         handlers[path]
     }
+
+    /// Serves one call in process the way the server does (decode, validate, handle, encode),
+    /// without a socket: for tests of a service's edge.
+    /// - Parameters:
+    ///   - method: The method to call.
+    ///   - request: The request.
+    ///   - context: The call's context.
+    /// - Returns: The encoded response.
+    /// - Throws: What the call answers (`RPCError`), 12 for a method not registered here.
+    public func serve<Request: ProtoMessage>(
+        _ method: MethodDescriptor, _ request: Request, context: ServerContext
+    ) async throws -> [UInt8] {
+        guard let route = handlers[method.path] else { throw RPCError(.unimplemented, "unknown method \(method.path)") }
+        return try await route.handler(request.serializedBytes(), context)
+    }
+
+    /// `serve(_:_:context:)` with the response decoded.
+    /// - Throws: What the call answers.
+    public func call<Request: ProtoMessage, Response: ProtoMessage>(
+        _ method: MethodDescriptor, _ request: Request, context: ServerContext, as: Response.Type = Response.self
+    ) async throws -> Response {
+        try Response(serializedBytes: try await serve(method, request, context: context))
+    }
 }
 
 /// Anything that serves RPC methods: generated service protocols conform through an extension.
 public protocol RPCService: Sendable {
     func registerMethods(with router: inout RPCRouter)
+}
+
+extension RPCService {
+    /// A router holding only this service's methods.
+    public var router: RPCRouter {
+        var router = RPCRouter()
+        registerMethods(with: &router)
+        return router
+    }
 }

@@ -59,7 +59,6 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     public func createShipment(
         _ request: ShipmentsV1.CreateShipmentRequest, context: ServerContext
     ) async throws -> ShipmentsV1.CreateShipmentResponse {
-        try request.validate()
         let orderID = try ShipmentsValidation.id(request.orderID, field: "order_id")
         let key: String? = {
             if !request.idempotencyKey.isEmpty { return request.idempotencyKey }
@@ -198,7 +197,6 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     public func markLabelCreated(
         _ request: ShipmentsV1.MarkLabelCreatedRequest, context: ServerContext
     ) async throws -> ShipmentsV1.MarkLabelCreatedResponse {
-        try request.validate()
         let id = try ShipmentsValidation.id(request.shipmentID, field: "shipment_id")
         let sandbox = ShipmentsValidation.isSandbox(request.carrier)
         let s = try await move(id, .createLabel, context: context) { tx, s, now in
@@ -226,7 +224,6 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     public func markShipped(
         _ request: ShipmentsV1.MarkShippedRequest, context: ServerContext
     ) async throws -> ShipmentsV1.MarkShippedResponse {
-        try request.validate()
         let id = try ShipmentsValidation.id(request.shipmentID, field: "shipment_id")
         let s = try await move(id, .ship, context: context) { tx, s, now in
             try await self.repository.updateState(tx, id: s.id, expectedVersion: s.version, to: .shipped, now: now)
@@ -265,7 +262,6 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     public func markDelivered(
         _ request: ShipmentsV1.MarkDeliveredRequest, context: ServerContext
     ) async throws -> ShipmentsV1.MarkDeliveredResponse {
-        try request.validate()
         let id = try ShipmentsValidation.id(request.shipmentID, field: "shipment_id")
         let s = try await move(id, .deliver, context: context) { tx, s, now in
             try await self.repository.updateState(tx, id: s.id, expectedVersion: s.version, to: .delivered, now: now)
@@ -296,7 +292,6 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     public func cancelShipment(
         _ request: ShipmentsV1.CancelShipmentRequest, context: ServerContext
     ) async throws -> ShipmentsV1.CancelShipmentResponse {
-        try request.validate()
         let id = try ShipmentsValidation.id(request.shipmentID, field: "shipment_id")
         let reason = request.reason.isEmpty ? nil : request.reason
         let s = try await move(id, .cancel, context: context) { tx, s, now in
@@ -371,7 +366,6 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     public func getShipment(
         _ request: ShipmentsV1.GetShipmentRequest, context: ServerContext
     ) async throws -> ShipmentsV1.GetShipmentResponse {
-        try request.validate()
         let id = try ShipmentsValidation.id(request.shipmentID, field: "shipment_id")
         let s = try await self.database.read { c in try await self.repository.load(c, id: id) }
         guard let s else { throw RPCError.notFound("shipment \(id) not found") }
@@ -384,7 +378,6 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     public func listShipments(
         _ request: ShipmentsV1.ListShipmentsRequest, context: ServerContext
     ) async throws -> ShipmentsV1.ListShipmentsResponse {
-        try request.validate()
         let orderID = try ShipmentsValidation.id(request.orderID, field: "order_id")
         let after = request.pageToken.isEmpty ? 0 : try ShipmentsValidation.id(request.pageToken, field: "page_token")
         let size = Int(request.pageSize == 0 ? ShipmentsValidation.defaultPageSize : request.pageSize)

@@ -30,6 +30,14 @@ struct InventoryHarness {
         ServerContext(method: method, metadata: [:], deadline: nil, peer: "test")
     }
 
+    /// Serves one call to service `a` through its router, as the wire does (decode, validate,
+    /// handle); the encoded answer is returned.
+    func call<Request: ProtoMessage>(
+        _ method: MethodDescriptor, _ request: Request, context: ServerContext
+    ) async throws -> [UInt8] {
+        try await a.router.serve(method, request, context: context)
+    }
+
     /// Runs `body` with a fresh harness; drops the schema and the prefix's keys afterwards.
     static func run(
         configure: (inout InventoryConfiguration) -> Void = { _ in },

@@ -42,7 +42,7 @@ struct InventoryValidationTests {
             _ = try await h.reserve(id: "warm", [("VA", 1), ("VB", 1)])  // gate keys exist
             let before = try await h.world(["VA", "VB", "NOPE"])
             for (name, request) in Self.badReserves {
-                let code = await statusCode { _ = try await h.a.reserve(request, context: ctx) }
+                let code = await statusCode { _ = try await h.call(InventoryV1.Inventory.Method.reserve, request, context: ctx) }
                 #expect(code == .invalidArgument, "\(name)")
                 // Through the router as well (the path the wire takes).
                 var router = RPCRouter()
@@ -81,31 +81,31 @@ struct InventoryValidationTests {
             try await h.product("VA", units: 5)
             let before = try await h.world(["VA"])
             let codes: [(String, RPCStatusCode?)] = [
-                ("commit empty id", await statusCode { _ = try await h.a.commitReservation(.init(reservationID: ""), context: ctx) }),
+                ("commit empty id", await statusCode { _ = try await h.call(InventoryV1.Inventory.Method.commitReservation, InventoryV1.CommitReservationRequest(reservationID: ""), context: ctx) }),
                 ("release long id", await statusCode {
-                    _ = try await h.a.releaseReservation(.init(reservationID: String(repeating: "r", count: 200)), context: ctx)
+                    _ = try await h.call(InventoryV1.Inventory.Method.releaseReservation, InventoryV1.ReleaseReservationRequest(reservationID: String(repeating: "r", count: 200)), context: ctx)
                 }),
-                ("extend zero ttl", await statusCode { _ = try await h.a.extendReservation(.init(reservationID: "x", ttlMs: 0), context: ctx) }),
+                ("extend zero ttl", await statusCode { _ = try await h.call(InventoryV1.Inventory.Method.extendReservation, InventoryV1.ExtendReservationRequest(reservationID: "x", ttlMs: 0), context: ctx) }),
                 ("adjust receive 0", await statusCode {
-                    _ = try await h.a.adjustStock(.init(sku: "VA", kind: .receive, quantity: 0, reason: "r"), context: ctx)
+                    _ = try await h.call(InventoryV1.Inventory.Method.adjustStock, InventoryV1.AdjustStockRequest(sku: "VA", kind: .receive, quantity: 0, reason: "r"), context: ctx)
                 }),
                 ("adjust no kind", await statusCode {
-                    _ = try await h.a.adjustStock(.init(sku: "VA", kind: .unspecified, quantity: 1, reason: "r"), context: ctx)
+                    _ = try await h.call(InventoryV1.Inventory.Method.adjustStock, InventoryV1.AdjustStockRequest(sku: "VA", kind: .unspecified, quantity: 1, reason: "r"), context: ctx)
                 }),
                 ("adjust no reason", await statusCode {
-                    _ = try await h.a.adjustStock(.init(sku: "VA", kind: .receive, quantity: 1, reason: ""), context: ctx)
+                    _ = try await h.call(InventoryV1.Inventory.Method.adjustStock, InventoryV1.AdjustStockRequest(sku: "VA", kind: .receive, quantity: 1, reason: ""), context: ctx)
                 }),
-                ("stock no skus", await statusCode { _ = try await h.a.getStock(.init(skus: []), context: ctx) }),
+                ("stock no skus", await statusCode { _ = try await h.call(InventoryV1.Inventory.Method.getStock, InventoryV1.GetStockRequest(skus: []), context: ctx) }),
                 ("product bad currency", await statusCode {
-                    _ = try await h.a.upsertProduct(
-                        .init(product: .init(sku: "VA", name: "n", price: .init(amountMinor: 1, currency: "eur"))), context: ctx)
+                    _ = try await h.call(
+                        InventoryV1.Inventory.Method.upsertProduct, InventoryV1.UpsertProductRequest(product: .init(sku: "VA", name: "n", price: .init(amountMinor: 1, currency: "eur"))), context: ctx)
                 }),
                 ("product attributes not an object", await statusCode {
-                    _ = try await h.a.upsertProduct(
-                        .init(product: .init(sku: "VA", name: "n", price: .init(amountMinor: 1, currency: "EUR"), attributesJson: "[1]")),
+                    _ = try await h.call(
+                        InventoryV1.Inventory.Method.upsertProduct, InventoryV1.UpsertProductRequest(product: .init(sku: "VA", name: "n", price: .init(amountMinor: 1, currency: "EUR"), attributesJson: "[1]")),
                         context: ctx)
                 }),
-                ("list bad token", await statusCode { _ = try await h.a.listProducts(.init(pageToken: "!!"), context: ctx) }),
+                ("list bad token", await statusCode { _ = try await h.call(InventoryV1.Inventory.Method.listProducts, InventoryV1.ListProductsRequest(pageToken: "!!"), context: ctx) }),
             ]
             for (name, code) in codes { #expect(code == .invalidArgument, "\(name)") }
             #expect(try await h.world(["VA"]) == before)

@@ -85,6 +85,13 @@ struct Harness: Sendable {
         return o
     }
 
+    /// Serves one call through the service's router, as the wire does (decode, validate, handle).
+    func call<Request: ProtoMessage>(
+        _ method: MethodDescriptor, _ request: Request, context: ServerContext
+    ) async throws -> [UInt8] {
+        try await service.router.serve(method, request, context: context)
+    }
+
     func context(_ method: MethodDescriptor = ShipmentsV1.Shipments.Method.createShipment, key: String? = nil)
         -> ServerContext
     {
