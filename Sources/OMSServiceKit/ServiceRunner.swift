@@ -67,8 +67,8 @@ public struct ServiceDescriptor<Options: ParsableArguments & Sendable>: Sendable
 /// everything in a `ServiceGroup` until SIGTERM/SIGINT (GoAway, drain, close pools, exit 0).
 ///
 /// Settings are parsed before anything else: `--help` prints them all and exits 0; an unknown flag, an
-/// unknown `OMS_<SVC>_…` variable or a malformed value prints `oms-<service>: Error: <cause>` and the usage
-/// on standard error and exits 64 (EX_USAGE) without touching the database. A missing token, an
+/// unknown `OMS_<SVC>_…` variable or a malformed value prints `oms-<service>: error: <cause>` and a pointer
+/// to `--help` on standard error and exits 64 (EX_USAGE) without touching the database. A missing token, an
 /// unreachable database, a wrong password or a port in use ends the process with one line
 /// `oms-<service>: error: <cause>` on standard error and exit status 1.
 public enum ServiceRunner {
@@ -84,7 +84,7 @@ public enum ServiceRunner {
             if status == 0 {
                 print(message)
             } else {
-                FileHandle.standardError.write(Data("\(program): \(message)\n".utf8))
+                FileHandle.standardError.write(Data("\(message)\n".utf8))
             }
             exit(status)
         }

@@ -52,12 +52,15 @@ public struct ServiceSettings<Own: ParsableArguments & Sendable>: Sendable {
         }
     }
 
-    /// What to print for an error of `parse` and the exit status: the help text and 0 for `--help`,
-    /// the message with the usage line and 64 (EX_USAGE) for a usage error.
+    /// What to print for an error of `parse` and the exit status: the help text and 0 for `--help`; for a
+    /// usage error one line `oms-<svc>: error: <cause>`, a pointer to `--help`, and 64 (EX_USAGE).
     public static func report(_ error: any Error, service: SuiteService) -> (message: String, status: Int32) {
         SettingContext.$current.withValue(SettingContext(service: service, catalog: nil)) {
             let command = ServiceCommandLine<Own>.self
-            return (command.fullMessage(for: error), command.exitCode(for: error).rawValue)
+            let status = command.exitCode(for: error).rawValue
+            guard status != 0 else { return (command.fullMessage(for: error), 0) }
+            let message = command.message(for: error)
+            return ("oms-\(service): error: \(message)\nsee 'oms-\(service) --help' for every setting", status)
         }
     }
 

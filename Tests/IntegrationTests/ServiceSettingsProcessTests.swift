@@ -19,7 +19,8 @@ import Testing
             let flag = try await ToolProcess.run(
                 "oms-inventory", ["--reservaton-ttl", "900"], environment: env, timeLimit: .seconds(60))
             #expect(flag.status == 64, "\(flag.transcript)")
-            #expect(flag.stderr.contains("--reservaton-ttl"), "\(flag.transcript)")
+            let errorLines = flag.stderr.split(separator: "\n").filter { $0.contains("error:") }
+            #expect(errorLines.count == 1 && errorLines[0].contains("--reservaton-ttl"), "\(flag.transcript)")
             #expect(!flag.timedOut)
 
             var misspelled = env
