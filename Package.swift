@@ -2,6 +2,7 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
     name: "oms",
@@ -91,14 +92,26 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                argumentParser,
             ], swiftSettings: strict),
 
-        // MARK: Services (logic, one module each)
-        .target(name: "Inventory", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSClient"], swiftSettings: strict),
-        .target(name: "Orders", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
-        .target(name: "Payments", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
-        .target(name: "Shipments", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
-        .target(name: "Checkout", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient"], swiftSettings: strict),
+        // MARK: Services (logic, one module each; settings declared with ArgumentParser)
+        .target(
+            name: "Inventory",
+            dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSClient", argumentParser],
+            swiftSettings: strict),
+        .target(
+            name: "Orders", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient", argumentParser],
+            swiftSettings: strict),
+        .target(
+            name: "Payments", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient", argumentParser],
+            swiftSettings: strict),
+        .target(
+            name: "Shipments", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient", argumentParser],
+            swiftSettings: strict),
+        .target(
+            name: "Checkout", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient", argumentParser],
+            swiftSettings: strict),
 
         // MARK: Load generator core (no I/O: scenario plans, PRNG, pacer, audit rules, latency summaries)
         .target(
@@ -150,7 +163,9 @@ let package = Package(
         .testTarget(name: "OMSRedisTests", dependencies: ["OMSRedis", "OMSTestKit"], swiftSettings: strict),
         .testTarget(
             name: "OMSServiceKitTests",
-            dependencies: ["OMSServiceKit", "OMSClient", "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis"],
+            dependencies: [
+                "OMSServiceKit", "OMSClient", "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis", argumentParser,
+            ],
             swiftSettings: strict),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "OMSTestKit", "OMSClient"], swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),

@@ -1,8 +1,9 @@
+import ArgumentParser
 import Foundation
 import OMSServiceKit
 
 /// Tunables of the coordinator. Read from settings (`--lease 30s`, `OMS_CHECKOUT_LEASE=30s`) by
-/// `init(settings:)`; see docs/checkout.md.
+/// `init(options:)`; see docs/checkout.md.
 public struct CheckoutConfiguration: Sendable {
     /// Node id of this instance for checkout ids (`node-id`, 0…1023).
     public var nodeID: Int = 0
@@ -50,23 +51,23 @@ public struct CheckoutConfiguration: Sendable {
     /// The defaults.
     public init() {}
 
-    /// Reads the settings of `oms-checkout`.
+    /// The settings of `oms-checkout` as parsed.
     /// - Throws: `ConfigurationError` naming a bad setting.
-    public init(settings: Settings) throws {
+    public init(options: CheckoutOptions) throws {
         self.init()
-        nodeID = try settings.int("node-id", default: 0, range: 0...1023)
-        if let name = settings.string("instance-name") { instanceName = name }
-        lease = try settings.duration("lease", default: lease)
-        stepTimeout = try settings.duration("step-timeout", default: stepTimeout)
-        defaultDeadline = try settings.duration("default-deadline", default: defaultDeadline)
-        reservationTTL = try settings.duration("reservation-ttl", default: reservationTTL)
-        recoveryInterval = try settings.duration("recovery-interval", default: recoveryInterval)
-        recoveryBatch = try settings.int("recovery-batch", default: recoveryBatch, range: 1...10_000)
-        recoveryConcurrency = try settings.int("recovery-concurrency", default: recoveryConcurrency, range: 1...256)
-        stockPrecheck = try settings.bool("stock-precheck", default: stockPrecheck)
-        retention = try settings.duration("retention", default: retention)
-        retentionInterval = try settings.duration("retention-interval", default: retentionInterval)
-        crashAfter = try Self.parseFailpoint(settings.string("failpoint"))
+        nodeID = options.nodeID
+        if let name = options.instanceName { instanceName = name }
+        lease = options.lease
+        stepTimeout = options.stepTimeout
+        defaultDeadline = options.defaultDeadline
+        reservationTTL = options.reservationTTL
+        recoveryInterval = options.recoveryInterval
+        recoveryBatch = options.recoveryBatch
+        recoveryConcurrency = options.recoveryConcurrency
+        stockPrecheck = options.stockPrecheck
+        retention = options.retention
+        retentionInterval = options.retentionInterval
+        crashAfter = try Self.parseFailpoint(options.failpoint)
         try check()
     }
 
@@ -99,5 +100,44 @@ public struct CheckoutConfiguration: Sendable {
     public static func defaultInstanceName() -> String {
         let host = ProcessInfo.processInfo.hostName.prefix(64)
         return "\(host):\(ProcessInfo.processInfo.processIdentifier):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    }
+}
+
+/// The settings of `oms-checkout` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
+/// `OMS_CHECKOUT_<KEY>`, then `OMS_<KEY>`, then the default of `CheckoutConfiguration`.
+public struct CheckoutOptions: ParsableArguments, Sendable {
+    private static let defaults = CheckoutConfiguration()
+
+    @Option(setting: "node-id", range: 0...1023, help: "Node id of this instance in checkout ids; one per instance.")
+    public var nodeID = defaults.nodeID
+    @Option(setting: "instance-name", help: "Lease owner name of this instance.", defaultText: "<host>:<pid>:<random>")
+    public var instanceName: String?
+    @Option(setting: "lease", help: "How long an instance owns a checkout after each write (> step-timeout + 1s).")
+    public var lease = defaults.lease
+    @Option(setting: "step-timeout", help: "Most time one step, with its retries, may take.")
+    public var stepTimeout = defaults.stepTimeout
+    @Option(setting: "default-deadline", help: "Deadline of a PlaceOrder call that sets none.")
+    public var defaultDeadline = defaults.defaultDeadline
+    @Option(setting: "reservation-ttl", help: "Time to live of the reservations a checkout asks for.")
+    public var reservationTTL = defaults.reservationTTL
+    @Option(setting: "recovery-interval", help: "Period of the recovery sweeper (positive).")
+    public var recoveryInterval = defaults.recoveryInterval
+    @Option(setting: "recovery-batch", range: 1...10_000, help: "Checkouts claimed per sweeper pass.")
+    public var recoveryBatch = defaults.recoveryBatch
+    @Option(setting: "recovery-concurrency", range: 1...256, help: "Checkouts driven at once by one sweeper pass.")
+    public var recoveryConcurrency = defaults.recoveryConcurrency
+    @Option(setting: "stock-precheck", help: "Whether pricing also asks the gate for stock and answers out of stock early.")
+    public var stockPrecheck = defaults.stockPrecheck
+    @Option(setting: "retention", help: "How long a finished checkout and its key are kept (0 keeps everything).")
+    public var retention = defaults.retention
+    @Option(setting: "retention-interval", help: "Period of the retention job.")
+    public var retentionInterval = defaults.retentionInterval
+    @Option(setting: "failpoint", help: "TEST ONLY: crash-after:<step> kills the process after that step's call.")
+    public var failpoint: String?
+
+    public init() {}
+
+    public func validate() throws {
+        _ = try ConfigurationError.asUsageError { try CheckoutConfiguration(options: self) }
     }
 }

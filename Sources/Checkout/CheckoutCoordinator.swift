@@ -20,22 +20,22 @@ public final class CheckoutCoordinator: Sendable {
     let ids: CheckoutIDGenerator
     let metrics = CheckoutMetrics()
 
-    /// Creates a coordinator from the service settings (see `CheckoutConfiguration.init(settings:)`).
+    /// Creates a coordinator from the service settings (see `CheckoutConfiguration.init(options:)`).
     /// - Parameters:
     ///   - database: the migrated `oms_checkout` database.
     ///   - inventory: inventory port (catalog prices, reservations).
     ///   - orders: orders port.
     ///   - payments: payments port.
-    ///   - settings: service settings.
+    ///   - options: the service's own settings.
     ///   - logger: logger.
     /// - Throws: `ConfigurationError` for bad settings.
     public convenience init(
         database: MySQLDatabase, inventory: any InventoryPort, orders: any OrdersPort, payments: any PaymentsPort,
-        settings: Settings, logger: Logger
+        options: CheckoutOptions, logger: Logger
     ) throws {
         self.init(
             database: database, inventory: inventory, orders: orders, payments: payments,
-            configuration: try CheckoutConfiguration(settings: settings), logger: logger)
+            configuration: try CheckoutConfiguration(options: options), logger: logger)
     }
 
     /// Creates a coordinator with an explicit configuration.

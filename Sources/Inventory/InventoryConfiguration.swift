@@ -1,6 +1,7 @@
+import ArgumentParser
 import OMSServiceKit
 
-/// Settings of the inventory service (flags `--key value`, `OMS_INVENTORY_<KEY>`, then defaults).
+/// Tunables of the inventory service, read from `InventoryOptions` by `init(options:)`.
 public struct InventoryConfiguration: Sendable {
     /// Prefix of every Redis key of the gate (`redis-key-prefix`, default `oms:inv:`). Tests use a prefix of
     /// their own so they can "flush" only their keys.
@@ -35,28 +36,66 @@ public struct InventoryConfiguration: Sendable {
     /// The defaults.
     public init() {}
 
-    /// Reads the settings.
-    /// - Parameter settings: the service's settings.
-    /// - Throws: `ConfigurationError` naming a malformed setting.
-    public init(settings: Settings) throws {
-        self.init()
-        redisKeyPrefix = settings.string("redis-key-prefix", default: redisKeyPrefix)
+    /// The settings as parsed.
+    /// - Parameter options: `oms-inventory`'s own settings.
+    /// - Throws: `ConfigurationError` naming a setting out of range.
+    public init(options: InventoryOptions) throws {
+        redisKeyPrefix = options.redisKeyPrefix
         guard !redisKeyPrefix.contains("{"), !redisKeyPrefix.contains("}") else {
             throw ConfigurationError("--redis-key-prefix must not contain { or }")
         }
-        defaultReservationTTL = try settings.duration("reservation-ttl", default: defaultReservationTTL)
-        reservationKeyGrace = try settings.duration("reservation-key-grace", default: reservationKeyGrace)
-        reconcileInterval = try settings.duration("reconcile-interval", default: reconcileInterval)
-        sweepInterval = try settings.duration("sweep-interval", default: sweepInterval)
-        sweepBatch = try settings.int("sweep-batch", default: sweepBatch, range: 1...100_000)
-        driftAlertThreshold = Int64(try settings.int("drift-threshold", default: Int(driftAlertThreshold), range: 0...1_000_000))
-        staleHoldAfter = try settings.duration("stale-hold-after", default: staleHoldAfter)
-        reserveBatchSize = try settings.int("reserve-batch-size", default: reserveBatchSize, range: 1...1024)
-        reserveBatchConcurrency = try settings.int("reserve-batch-concurrency", default: reserveBatchConcurrency, range: 1...256)
-        gateTimeout = try settings.duration("gate-timeout", default: gateTimeout)
-        gateEnabled = try settings.bool("gate-enabled", default: gateEnabled)
-        productCacheTTL = try settings.duration("product-cache-ttl", default: productCacheTTL)
+        defaultReservationTTL = options.reservationTTL
+        reservationKeyGrace = options.reservationKeyGrace
+        reconcileInterval = options.reconcileInterval
+        sweepInterval = options.sweepInterval
+        sweepBatch = options.sweepBatch
+        driftAlertThreshold = Int64(options.driftThreshold)
+        staleHoldAfter = options.staleHoldAfter
+        reserveBatchSize = options.reserveBatchSize
+        reserveBatchConcurrency = options.reserveBatchConcurrency
+        gateTimeout = options.gateTimeout
+        gateEnabled = options.gateEnabled
+        productCacheTTL = options.productCacheTTL
         guard defaultReservationTTL >= .seconds(1) else { throw ConfigurationError("--reservation-ttl must be at least 1s") }
         guard reconcileInterval >= .milliseconds(100) else { throw ConfigurationError("--reconcile-interval must be at least 100ms") }
+    }
+}
+
+/// The settings of `oms-inventory` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
+/// `OMS_INVENTORY_<KEY>`, then `OMS_<KEY>`, then the default of `InventoryConfiguration`.
+public struct InventoryOptions: ParsableArguments, Sendable {
+    private static let defaults = InventoryConfiguration()
+
+    @Option(setting: "redis-key-prefix", help: "Prefix of the gate's Redis keys (no { or }).")
+    public var redisKeyPrefix = defaults.redisKeyPrefix
+    @Option(setting: "reservation-ttl", help: "Time to live of a reservation whose request says 0 (at least 1s).")
+    public var reservationTTL = defaults.defaultReservationTTL
+    @Option(setting: "reservation-key-grace", help: "How long a reservation's gate key outlives it.")
+    public var reservationKeyGrace = defaults.reservationKeyGrace
+    @Option(setting: "reconcile-interval", help: "Period of the reconciliation job (at least 100ms).")
+    public var reconcileInterval = defaults.reconcileInterval
+    @Option(setting: "sweep-interval", help: "Period of the expiry sweeper.")
+    public var sweepInterval = defaults.sweepInterval
+    @Option(setting: "sweep-batch", range: 1...100_000, help: "Most reservations the sweeper expires per run.")
+    public var sweepBatch = defaults.sweepBatch
+    @Option(setting: "drift-threshold", range: 0...1_000_000, help: "Drift (units) above which reconciliation alerts.")
+    public var driftThreshold = Int(defaults.driftAlertThreshold)
+    @Option(setting: "stale-hold-after", help: "Age after which an unsettled gate hold is resolved against MySQL.")
+    public var staleHoldAfter = defaults.staleHoldAfter
+    @Option(setting: "reserve-batch-size", range: 1...1024, help: "Most reservations in one MySQL transaction.")
+    public var reserveBatchSize = defaults.reserveBatchSize
+    @Option(setting: "reserve-batch-concurrency", range: 1...256, help: "Most reserve transactions in flight.")
+    public var reserveBatchConcurrency = defaults.reserveBatchConcurrency
+    @Option(setting: "gate-timeout", help: "Timeout of each gate command; past it the MySQL path is used.")
+    public var gateTimeout = defaults.gateTimeout
+    @Option(setting: "gate-enabled", help: "Whether the Redis gate is used at all (false: MySQL only).")
+    public var gateEnabled = defaults.gateEnabled
+    @Option(setting: "product-cache-ttl", help: "How long GetProduct may answer from the process cache (0: never).")
+    public var productCacheTTL = defaults.productCacheTTL
+
+    public init() {}
+
+    public func validate() throws {
+        _ = try ConfigurationError.asUsageError { try InventoryConfiguration(options: self) }
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import OMSClient
 import OMSMySQL
 import OMSRPCCore
 import OMSRedis
@@ -8,15 +9,15 @@ import OMSServiceKit
 ///
 /// ```swift
 /// await ServiceRunner.main(
-///     ServiceDescriptor(name: InventoryDefinition.name, usesRedis: true) { env in
+///     ServiceDescriptor(InventoryDefinition.service, options: InventoryOptions.self, usesRedis: true) { env, options in
 ///         let parts = try await InventoryDefinition.makeComponents(
-///             settings: env.settings, database: env.database, redis: env.redis, logger: env.logger)
+///             options: options, database: env.database, redis: env.redis, logger: env.logger)
 ///         return ServiceComponents(services: parts.services, jobs: parts.jobs)
 ///     })
 /// ```
 public enum InventoryDefinition {
     /// The service name (`oms-inventory`, schema `oms_inventory`, settings prefix `OMS_INVENTORY_`).
-    public static let name = "inventory"
+    public static let service = SuiteService.inventory
 
     /// The migrations directory under a checkout or deployment root: `services/inventory/migrations`.
     /// - Parameter root: the root directory.
@@ -26,7 +27,7 @@ public enum InventoryDefinition {
 
     /// Builds the RPC service and the background jobs. The database must already be migrated.
     /// - Parameters:
-    ///   - settings: the process settings (see `InventoryConfiguration.init(settings:)`).
+    ///   - options: the service's own settings (see `InventoryConfiguration.init(options:)`).
     ///   - database: the `oms_inventory` database.
     ///   - redis: the gate's Redis, or nil to run MySQL-only (slower, still correct).
     ///   - logger: the service logger.
@@ -34,9 +35,9 @@ public enum InventoryDefinition {
     ///   `inventory-reconciliation` (the latter only with Redis).
     /// - Throws: `ConfigurationError` for bad settings.
     public static func makeComponents(
-        settings: Settings, database: MySQLDatabase, redis: RedisClient?, logger: Logger
+        options: InventoryOptions, database: MySQLDatabase, redis: RedisClient?, logger: Logger
     ) async throws -> (services: [any RPCService], jobs: [PeriodicJob]) {
-        let configuration = try InventoryConfiguration(settings: settings)
+        let configuration = try InventoryConfiguration(options: options)
         let service = InventoryService(database: database, redis: redis, configuration: configuration, logger: logger)
         return ([service], jobs(for: service, logger: logger))
     }

@@ -9,12 +9,7 @@ import OMSRPCCore
 
 /// Where the suite's services listen and how to authenticate to them.
 public struct OMSClientConfiguration: Sendable {
-    /// The five services of the suite.
-    public static let services = ["checkout", "inventory", "orders", "payments", "shipments"]
-    /// Default loopback ports (docs/operations.md).
-    public static let defaultPorts = ["checkout": 7100, "inventory": 7101, "orders": 7102, "payments": 7103, "shipments": 7104]
-
-    /// `service → (host, port)`.
+    /// `service → (host, port)`, keyed by `SuiteService.rawValue`; every service has an entry.
     public var addresses: [String: (host: String, port: Int)]
     /// The suite's bearer token.
     public var authToken: String
@@ -28,8 +23,8 @@ public struct OMSClientConfiguration: Sendable {
         defaultTimeout: Duration = .seconds(10), maximumAttempts: Int = 3
     ) {
         var all = addresses
-        for (service, port) in Self.defaultPorts where all[service] == nil {
-            all[service] = ("127.0.0.1", port)
+        for service in SuiteService.allCases where all[service.rawValue] == nil {
+            all[service.rawValue] = ("127.0.0.1", service.port)
         }
         self.addresses = all
         self.authToken = authToken
@@ -45,9 +40,9 @@ public struct OMSClientConfiguration: Sendable {
         workingDirectory: String = FileManager.default.currentDirectoryPath
     ) throws -> OMSClientConfiguration {
         var addresses: [String: (host: String, port: Int)] = [:]
-        for service in services {
-            guard let raw = environment["OMS_\(service.uppercased())_ADDR"], !raw.isEmpty else { continue }
-            addresses[service] = try parseAddress(raw)
+        for service in SuiteService.allCases {
+            guard let raw = environment[service.addressVariable], !raw.isEmpty else { continue }
+            addresses[service.rawValue] = try parseAddress(raw)
         }
         let token = try SuiteToken.load(
             token: environment["OMS_AUTH_TOKEN"], file: environment["OMS_AUTH_TOKEN_FILE"],
@@ -106,27 +101,29 @@ public final class OMSClients: Sendable {
     public init(configuration: OMSClientConfiguration, logger: Logger = Logger(label: "oms.client")) {
         self.configuration = configuration
         var transports: [String: RPCClient] = [:]
-        for service in OMSClientConfiguration.services {
-            let address = configuration.addresses[service] ?? ("127.0.0.1", OMSClientConfiguration.defaultPorts[service]!)
-            transports[service] = RPCClient(
+        func transport(_ service: SuiteService) -> RPCClient {
+            let address = configuration.addresses[service.rawValue] ?? ("127.0.0.1", service.port)
+            let client = RPCClient(
                 configuration: RPCClient.Configuration(
                     host: address.host, port: address.port, authToken: configuration.authToken,
                     defaultTimeout: configuration.defaultTimeout, maximumAttempts: configuration.maximumAttempts),
                 logger: logger)
+            transports[service.rawValue] = client
+            return client
         }
+        checkout = CheckoutV1.CheckoutClient(transport: transport(.checkout))
+        inventory = InventoryV1.InventoryClient(transport: transport(.inventory))
+        orders = OrdersV1.OrdersClient(transport: transport(.orders))
+        payments = PaymentsV1.PaymentsClient(transport: transport(.payments))
+        shipments = ShipmentsV1.ShipmentsClient(transport: transport(.shipments))
         self.transports = transports
-        checkout = CheckoutV1.CheckoutClient(transport: transports["checkout"]!)
-        inventory = InventoryV1.InventoryClient(transport: transports["inventory"]!)
-        orders = OrdersV1.OrdersClient(transport: transports["orders"]!)
-        payments = PaymentsV1.PaymentsClient(transport: transports["payments"]!)
-        shipments = ShipmentsV1.ShipmentsClient(transport: transports["shipments"]!)
     }
 
     /// The health client of one service.
     /// - Throws: `OMSClientError` for an unknown service name.
     public func health(_ service: String) throws -> HealthV1.HealthClient {
         guard let transport = transports[service] else {
-            throw OMSClientError("unknown service '\(service)'; one of \(OMSClientConfiguration.services.joined(separator: ", "))")
+            throw OMSClientError("unknown service '\(service)'; one of \(SuiteService.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return HealthV1.HealthClient(transport: transport)
     }
@@ -134,7 +131,7 @@ public final class OMSClients: Sendable {
     /// Asks every service (or the named ones) for its health, concurrently.
     /// - Returns: `service → response or error`.
     public func checkHealth(
-        _ services: [String] = OMSClientConfiguration.services, timeout: Duration = .seconds(2)
+        _ services: [String] = SuiteService.allCases.map(\.rawValue), timeout: Duration = .seconds(2)
     ) async -> [String: Result<HealthV1.HealthCheckResponse, any Error>] {
         await withTaskGroup(of: (String, Result<HealthV1.HealthCheckResponse, any Error>).self) { group in
             for service in services {

@@ -1,17 +1,6 @@
+import ArgumentParser
 import Foundation
 import OMSClient
-
-/// Where each service of the suite listens by default (docs/operations.md).
-public enum SuiteDefaults {
-    public static let ports: [String: Int] = [
-        "checkout": 7100, "inventory": 7101, "orders": 7102, "payments": 7103, "shipments": 7104,
-    ]
-    /// Prometheus text endpoints: 9100 + the RPC port's last two digits.
-    public static let metricsPorts: [String: Int] = [
-        "checkout": 9100, "inventory": 9101, "orders": 9102, "payments": 9103, "shipments": 9104,
-    ]
-    public static let services = ["checkout", "inventory", "orders", "payments", "shipments"]
-}
 
 /// A `host:port` pair.
 public struct ServiceAddress: Sendable, Hashable, CustomStringConvertible {
@@ -33,10 +22,80 @@ public struct ServiceAddress: Sendable, Hashable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
-/// The settings every service executable shares. Service-specific settings are read from
-/// `settings` by the service module.
+/// The settings every service executable shares (README "Configuration"); each service adds its own.
+public struct ServiceOptions: ParsableArguments, Sendable {
+    @Option(setting: "host", help: "Address to listen on (RPC and metrics).")
+    public var host = "127.0.0.1"
+    @Option(setting: "port", range: 0...65535, help: "RPC port.")
+    public var port = SettingContext.current.service?.port ?? 0
+    @Option(setting: "metrics-port", range: 0...65535, help: "Prometheus text endpoint (GET /metrics); 0 is off.")
+    public var metricsPort = SettingContext.current.service?.metricsPort ?? 0
+    @Option(setting: "db-url", help: "The service's database, mysql://user:password@host:port/schema.")
+    public var dbURL: String?
+    @Option(setting: "db-replica-url", help: "A read replica for read-only work.")
+    public var dbReplicaURL: String?
+    @Option(setting: "redis-url", help: "Redis, redis://:password@host:port/db (inventory's gate).")
+    public var redisURL: String?
+    @Option(setting: "auth-token", help: "The suite's bearer token.", defaultText: "from --auth-token-file")
+    public var authToken: String?
+    @Option(setting: "auth-token-file", help: "File holding the token.", defaultText: ".oms/auth-token")
+    public var authTokenFile: String?
+    @Option(setting: "max-frame-bytes", range: 1024...(64 << 20), help: "Largest frame accepted.")
+    public var maxFrameBytes = 4 << 20
+    @Option(setting: "max-connections", range: 1...100_000, help: "Most client connections at once.")
+    public var maxConnections = 1024
+    @Option(setting: "max-calls-per-connection", range: 1...1_000_000, help: "Most calls in flight on a connection.")
+    public var maxCallsPerConnection = 20_000
+    @Option(setting: "idle-timeout", help: "Idle connections are closed after this.")
+    public var idleTimeout: Duration = .seconds(300)
+    @Option(setting: "drain-timeout", help: "On SIGTERM, how long calls in flight may finish.")
+    public var drainTimeout: Duration = .seconds(10)
+    @Option(setting: "log-level", help: "trace, debug, info, notice, warning, error or critical.")
+    public var logLevel = "info"
+    @Option(
+        setting: "exit-with-parent", range: 0...Int(Int32.max),
+        help: "Shut down gracefully once this pid is no longer the parent (the test kit sets it); 0 is off.")
+    public var exitWithParent = 0
+    @Option(setting: "migrations-dir", help: "The service's migrations.", defaultText: "services/<svc>/migrations")
+    public var migrationsDir: String?
+    @Flag(setting: "probe", help: "Ask the service at --host/--port for its health and exit (health checks).")
+    public var probe: Bool
+    @Option(peer: .checkout) public var checkoutAddr: ServiceAddress?
+    @Option(peer: .inventory) public var inventoryAddr: ServiceAddress?
+    @Option(peer: .orders) public var ordersAddr: ServiceAddress?
+    @Option(peer: .payments) public var paymentsAddr: ServiceAddress?
+    @Option(peer: .shipments) public var shipmentsAddr: ServiceAddress?
+
+    public init() {}
+
+    /// The address of a service of the suite: its `--<svc>-addr`, else loopback and its default port.
+    public func address(of service: SuiteService) -> ServiceAddress {
+        let given: ServiceAddress? =
+            switch service {
+            case .checkout: checkoutAddr
+            case .inventory: inventoryAddr
+            case .orders: ordersAddr
+            case .payments: paymentsAddr
+            case .shipments: shipmentsAddr
+            }
+        return given ?? ServiceAddress(host: "127.0.0.1", port: service.port)
+    }
+}
+
+extension Option where Value == ServiceAddress? {
+    /// `--<peer>-addr`: where a service of the suite listens (`host:port`, IPv6 as `[::1]:7101`).
+    init(peer: SuiteService) {
+        self.init(
+            setting: "\(peer)-addr", help: "Where oms-\(peer) listens.", defaultText: "127.0.0.1:\(peer.port)",
+            parse: ServiceAddress.init(parsing:))
+    }
+}
+
+/// The settings every service executable shares, resolved. Service-specific settings are the
+/// service's own options (`ServiceSettings.own`).
 public struct ServiceConfiguration: Sendable {
-    public var name: String
+    public var service: SuiteService
+    public var name: String { service.rawValue }
     public var listen: ServiceAddress
     /// Port of the Prometheus text endpoint (HTTP `GET /metrics`); nil disables it.
     public var metricsPort: Int?
@@ -55,47 +114,44 @@ public struct ServiceConfiguration: Sendable {
     /// parent of this process changes), the service shuts down gracefully as on SIGTERM. Used by
     /// the test kit so that a killed test run leaves no service running; nil (off) by default.
     public var exitWithParent: Int32?
-    public var settings: Settings
+    /// `--probe`: ask the running service for its health instead of serving.
+    public var probe: Bool
+    /// `--migrations-dir`, when given.
+    public var migrationsDirectory: String?
+    public var options: ServiceOptions
 
-    /// Reads the shared settings.
-    /// - Throws: `ConfigurationError` naming the setting that is missing or wrong.
-    public init(service: String, arguments: [String], environment: [String: String]) throws {
-        let s = try Settings(service: service, arguments: arguments, environment: environment)
-        settings = s
-        name = service
-        let host = s.string("host", default: "127.0.0.1")
-        let port = try s.int("port", default: SuiteDefaults.ports[service] ?? 0, range: 0...65535)
-        listen = ServiceAddress(host: host, port: port)
-        let metrics = try s.int("metrics-port", default: SuiteDefaults.metricsPorts[service] ?? 0, range: 0...65535)
-        metricsPort = metrics == 0 ? nil : metrics
-        databaseURL = s.string("db-url")
-        replicaDatabaseURL = s.string("db-replica-url")
-        redisURL = s.string("redis-url")
-        authToken = try Self.loadToken(s, environment: environment)
-        maxFrameBytes = try s.int("max-frame-bytes", default: 4 << 20, range: 1024...(64 << 20))
-        maxConnections = try s.int("max-connections", default: 1024, range: 1...100_000)
-        maxCallsPerConnection = try s.int("max-calls-per-connection", default: 20_000, range: 1...1_000_000)
-        idleTimeout = try s.duration("idle-timeout", default: .seconds(300))
-        drainTimeout = try s.duration("drain-timeout", default: .seconds(10))
-        logLevel = s.string("log-level", default: "info")
-        let parent = try s.int("exit-with-parent", default: 0, range: 0...Int(Int32.max))
-        exitWithParent = parent == 0 ? nil : Int32(parent)
+    /// Resolves the shared settings and loads the token.
+    /// - Throws: `ConfigurationError` when the token is missing or malformed.
+    public init(service: SuiteService, options: ServiceOptions) throws {
+        self.service = service
+        self.options = options
+        listen = ServiceAddress(host: options.host, port: options.port)
+        metricsPort = options.metricsPort == 0 ? nil : options.metricsPort
+        databaseURL = options.dbURL
+        replicaDatabaseURL = options.dbReplicaURL
+        redisURL = options.redisURL
+        authToken = try Self.loadToken(options)
+        maxFrameBytes = options.maxFrameBytes
+        maxConnections = options.maxConnections
+        maxCallsPerConnection = options.maxCallsPerConnection
+        idleTimeout = options.idleTimeout
+        drainTimeout = options.drainTimeout
+        logLevel = options.logLevel
+        exitWithParent = options.exitWithParent == 0 ? nil : Int32(options.exitWithParent)
+        probe = options.probe
+        migrationsDirectory = options.migrationsDir
     }
 
-    /// The address of another service of the suite: `--orders-addr` / `OMS_ORDERS_ADDR`,
-    /// defaulting to loopback and the suite's default port.
-    /// - Throws: `ConfigurationError` when the setting is malformed.
-    public func peer(_ service: String) throws -> ServiceAddress {
-        if let raw = settings.string("\(service)-addr") { return try ServiceAddress(parsing: raw) }
-        return ServiceAddress(host: "127.0.0.1", port: SuiteDefaults.ports[service] ?? 0)
-    }
+    /// The address of another service of the suite: `--orders-addr` / `OMS_<SVC>_ORDERS_ADDR` /
+    /// `OMS_ORDERS_ADDR`, defaulting to loopback and the suite's default port.
+    public func peer(_ service: SuiteService) -> ServiceAddress { options.address(of: service) }
 
     /// The token: `--auth-token` / `OMS_AUTH_TOKEN`, else the file named by `--auth-token-file` /
     /// `OMS_AUTH_TOKEN_FILE`, else `.oms/auth-token` under the current directory (`SuiteToken`, shared
     /// with the clients).
-    static func loadToken(_ s: Settings, environment: [String: String]) throws -> String {
+    static func loadToken(_ options: ServiceOptions) throws -> String {
         do {
-            return try SuiteToken.load(token: s.string("auth-token"), file: s.string("auth-token-file"))
+            return try SuiteToken.load(token: options.authToken, file: options.authTokenFile)
         } catch let e as OMSClientError {
             throw ConfigurationError(e.description)
         }

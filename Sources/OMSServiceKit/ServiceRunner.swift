@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 import Metrics
@@ -23,7 +24,6 @@ public struct ServiceEnvironment: Sendable {
     public let redis: RedisClient?
     /// Clients for the other services of the suite (addresses from `--<svc>-addr`).
     public let peers: OMSClients
-    public var settings: Settings { configuration.settings }
 }
 
 /// What a service module hands back: the RPC services to serve, background jobs, extra health
@@ -45,17 +45,18 @@ public struct ServiceComponents: Sendable {
     }
 }
 
-/// Describes one service executable for `ServiceRunner`.
-public struct ServiceDescriptor: Sendable {
-    public var name: String
+/// Describes one service executable for `ServiceRunner`: which service it is, the type declaring its own
+/// settings, and how to build it from them.
+public struct ServiceDescriptor<Options: ParsableArguments & Sendable>: Sendable {
+    public var service: SuiteService
     public var usesRedis: Bool
-    public var makeComponents: @Sendable (ServiceEnvironment) async throws -> ServiceComponents
+    public var makeComponents: @Sendable (ServiceEnvironment, Options) async throws -> ServiceComponents
 
     public init(
-        name: String, usesRedis: Bool = false,
-        makeComponents: @escaping @Sendable (ServiceEnvironment) async throws -> ServiceComponents
+        _ service: SuiteService, options: Options.Type = Options.self, usesRedis: Bool = false,
+        makeComponents: @escaping @Sendable (ServiceEnvironment, Options) async throws -> ServiceComponents
     ) {
-        self.name = name
+        self.service = service
         self.usesRedis = usesRedis
         self.makeComponents = makeComponents
     }
@@ -65,14 +66,30 @@ public struct ServiceDescriptor: Sendable {
 /// database, connect Redis, build the service, bind the RPC and metrics ports, then run
 /// everything in a `ServiceGroup` until SIGTERM/SIGINT (GoAway, drain, close pools, exit 0).
 ///
-/// A bad setting, an unreachable database, a wrong password or a port in use ends the process
-/// with one line `oms-<service>: error: <cause>` on standard error and exit status 1.
+/// Settings are parsed before anything else: `--help` prints them all and exits 0; an unknown flag, an
+/// unknown `OMS_<SVC>_…` variable or a malformed value prints `oms-<service>: error: <cause>` and a pointer
+/// to `--help` on standard error and exits 64 (EX_USAGE) without touching the database. A missing token, an
+/// unreachable database, a wrong password or a port in use ends the process with one line
+/// `oms-<service>: error: <cause>` on standard error and exit status 1.
 public enum ServiceRunner {
-    public static func main(_ descriptor: ServiceDescriptor) async -> Never {
-        let program = "oms-\(descriptor.name)"
+    public static func main<Options>(_ descriptor: ServiceDescriptor<Options>) async -> Never {
+        let program = "oms-\(descriptor.service)"
+        let settings: ServiceSettings<Options>
         do {
-            try await run(descriptor, arguments: Array(CommandLine.arguments.dropFirst()),
-                          environment: ProcessInfo.processInfo.environment)
+            settings = try ServiceSettings.parse(
+                service: descriptor.service, arguments: Array(CommandLine.arguments.dropFirst()),
+                environment: ProcessInfo.processInfo.environment)
+        } catch {
+            let (message, status) = ServiceSettings<Options>.report(error, service: descriptor.service)
+            if status == 0 {
+                print(message)
+            } else {
+                FileHandle.standardError.write(Data("\(message)\n".utf8))
+            }
+            exit(status)
+        }
+        do {
+            try await run(descriptor, settings: settings)
             exit(0)
         } catch let error as ProbeFailure {
             FileHandle.standardError.write(Data("\(program): unhealthy: \(error.message)\n".utf8))
@@ -85,12 +102,13 @@ public enum ServiceRunner {
 
     struct ProbeFailure: Error { var message: String }
 
-    /// Runs the service until shutdown.
+    /// Runs the service with parsed settings until shutdown.
     /// - Throws: `ConfigurationError`, or the start-up failure.
-    public static func run(_ descriptor: ServiceDescriptor, arguments: [String], environment: [String: String]) async throws {
-        let configuration = try ServiceConfiguration(
-            service: descriptor.name, arguments: arguments, environment: environment)
-        if try configuration.settings.bool("probe", default: false) {
+    public static func run<Options>(_ descriptor: ServiceDescriptor<Options>, settings: ServiceSettings<Options>)
+        async throws
+    {
+        let configuration = try ServiceConfiguration(service: descriptor.service, options: settings.common)
+        if configuration.probe {
             try await probe(configuration)
             return
         }
@@ -100,7 +118,7 @@ public enum ServiceRunner {
         // Database: connect, check credentials, migrate.
         guard let dbURL = configuration.databaseURL else {
             throw ConfigurationError(
-                "no database URL: set --db-url or \(configuration.settings.environmentName("db-url"))")
+                "no database URL: set --db-url or \(SettingNames.serviceVariable("db-url", service: descriptor.service))")
         }
         let primary: MySQLConfiguration
         do { primary = try MySQLConfiguration(url: dbURL) } catch { throw ConfigurationError("--db-url: \(error)") }
@@ -108,7 +126,7 @@ public enum ServiceRunner {
         do { replica = try configuration.replicaDatabaseURL.map { try MySQLConfiguration(url: $0) } } catch {
             throw ConfigurationError("--db-replica-url: \(error)")
         }
-        let database = MySQLDatabase(primary: primary, replica: replica, name: descriptor.name, logger: logger)
+        let database = MySQLDatabase(primary: primary, replica: replica, name: configuration.name, logger: logger)
         var redis: RedisClient?
         var peers: OMSClients?
         do {
@@ -136,9 +154,9 @@ public enum ServiceRunner {
             }
 
             var addresses: [String: (host: String, port: Int)] = [:]
-            for service in SuiteDefaults.services where service != descriptor.name {
-                let address = try configuration.peer(service)
-                addresses[service] = (address.host, address.port)
+            for service in SuiteService.allCases where service != descriptor.service {
+                let address = configuration.peer(service)
+                addresses[service.rawValue] = (address.host, address.port)
             }
             let clients = OMSClients(
                 configuration: OMSClientConfiguration(addresses: addresses, authToken: configuration.authToken),
@@ -146,7 +164,7 @@ public enum ServiceRunner {
             peers = clients
             let environment = ServiceEnvironment(
                 configuration: configuration, logger: logger, database: database, redis: redis, peers: clients)
-            let components = try await descriptor.makeComponents(environment)
+            let components = try await descriptor.makeComponents(environment, settings.own)
 
             var checks = [RPCHealthCheck(name: "mysql") { _ = try await database.primary.query("SELECT 1") }]
             if let redis {
@@ -238,7 +256,7 @@ public enum ServiceRunner {
     /// the working directory or any parent of the executable, else `/srv/oms/migrations`.
     /// - Throws: `ConfigurationError` when none is found.
     static func migrationsDirectory(_ configuration: ServiceConfiguration) throws -> String {
-        if let dir = configuration.settings.string("migrations-dir") { return dir }
+        if let dir = configuration.migrationsDirectory { return dir }
         let relative = "services/\(configuration.name)/migrations"
         var candidates = [FileManager.default.currentDirectoryPath + "/" + relative]
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()

@@ -13,7 +13,8 @@ import OMSMySQL
 /// let placed = try await suite.clients.checkout.placeOrder(request)
 /// ```
 public final class TestSuite: Sendable {
-    public static let allServices = ["inventory", "orders", "payments", "shipments", "checkout"]
+    /// Every service, in start order (`SuiteService.startOrder`).
+    public static let allServices = SuiteService.startOrder.map(\.rawValue)
 
     public let environment: TestEnvironment
     /// `service → process`.

@@ -1,5 +1,7 @@
+import ArgumentParser
 import Foundation
 import Logging
+import OMSClient
 import OMSMySQL
 import OMSRPCCore
 import OMSServiceKit
@@ -7,7 +9,7 @@ import OMSServiceKit
 /// How the ServiceRunner assembles `oms-orders`.
 public enum OrdersDefinition {
     /// The service name (`--…`/`OMS_ORDERS_…` settings prefix, schema `oms_orders`).
-    public static let name = "orders"
+    public static let service = SuiteService.orders
 
     /// `services/orders/migrations` under a checkout or image root.
     /// - Parameter root: the directory holding `services/`.
@@ -17,39 +19,54 @@ public enum OrdersDefinition {
 
     /// Builds the RPC service and the background jobs. The database must be migrated already.
     ///
-    /// Settings read: `node-id` (0…1023, default 0; give every instance its own), `read-your-writes-window`
-    /// (default 5s), `partition-months-ahead` (default 3), `partition-interval` (default 1h),
-    /// `outbox-interval` (default 1s), `outbox-lease` (default 30s).
+    /// Settings: `OrdersOptions` (`oms-orders --help` lists them with their defaults).
     /// Partitions are ensured once before this returns, so the first order has a partition.
     /// - Parameters:
     ///   - database: primary (and optional replica) of `oms_orders`.
-    ///   - settings: the service settings.
+    ///   - options: the service's own settings.
     ///   - receiver: where outbox refunds and restocks go (the lead wires payments + inventory clients).
     ///   - logger: logger.
     /// - Returns: the services to serve and the jobs to run.
     /// - Throws: `ConfigurationError` for bad settings, `MySQLError` when partitions cannot be created.
     public static func makeComponents(
-        database: MySQLDatabase, settings: Settings, receiver: any OrdersOutboxReceiver, logger: Logger
+        database: MySQLDatabase, options: OrdersOptions, receiver: any OrdersOutboxReceiver, logger: Logger
     ) async throws -> (services: [any RPCService], jobs: [PeriodicJob]) {
-        let node = try settings.int("node-id", default: 0, range: 0...1023)
-        let window = try settings.duration("read-your-writes-window", default: .seconds(5))
-        let ahead = try settings.int("partition-months-ahead", default: 3, range: 1...60)
-        let partitionInterval = try settings.duration("partition-interval", default: .seconds(3600))
-        let outboxInterval = try settings.duration("outbox-interval", default: .seconds(1))
-        let lease = try settings.duration("outbox-lease", default: .seconds(30))
-
-        let maintenance = PartitionMaintenance(database: database, monthsAhead: ahead, logger: logger)
+        let maintenance = PartitionMaintenance(
+            database: database, monthsAhead: options.partitionMonthsAhead, logger: logger)
         try await maintenance.run()
-        let service = OrdersService(database: database, nodeID: node, recentWriteWindow: window, logger: logger)
-        let relay = OrdersOutboxRelay(database: database, receiver: receiver, lease: lease, logger: logger)
+        let service = OrdersService(
+            database: database, nodeID: options.nodeID, recentWriteWindow: options.readYourWritesWindow,
+            logger: logger)
+        let relay = OrdersOutboxRelay(database: database, receiver: receiver, lease: options.outboxLease, logger: logger)
         let jobs = [
-            PeriodicJob(name: "orders-partitions", interval: partitionInterval, runAtStart: false, logger: logger) {
+            PeriodicJob(
+                name: "orders-partitions", interval: options.partitionInterval, runAtStart: false, logger: logger
+            ) {
                 try await maintenance.run()
             },
-            PeriodicJob(name: "orders-outbox-relay", interval: outboxInterval, logger: logger) {
+            PeriodicJob(name: "orders-outbox-relay", interval: options.outboxInterval, logger: logger) {
                 try await relay.runOnce()
             },
         ]
         return ([service], jobs)
     }
+}
+
+/// The settings of `oms-orders` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
+/// `OMS_ORDERS_<KEY>`, then `OMS_<KEY>`, then the default.
+public struct OrdersOptions: ParsableArguments, Sendable {
+    @Option(setting: "node-id", range: 0...1023, help: "Node id of this instance in order ids; one per instance.")
+    public var nodeID = 0
+    @Option(setting: "read-your-writes-window", help: "How long reads after a write go to the primary.")
+    public var readYourWritesWindow: Duration = .seconds(5)
+    @Option(setting: "partition-months-ahead", range: 1...60, help: "Monthly partitions kept ahead of today.")
+    public var partitionMonthsAhead = 3
+    @Option(setting: "partition-interval", help: "Period of the partition maintenance job.")
+    public var partitionInterval: Duration = .seconds(3600)
+    @Option(setting: "outbox-interval", help: "Period of the outbox relay (refunds, restocks).")
+    public var outboxInterval: Duration = .seconds(1)
+    @Option(setting: "outbox-lease", help: "How long a relay owns the outbox rows it claimed.")
+    public var outboxLease: Duration = .seconds(30)
+
+    public init() {}
 }

@@ -1,12 +1,14 @@
+import ArgumentParser
 import Logging
+import OMSClient
 import OMSMySQL
 import OMSRPCCore
 import OMSServiceKit
 
 /// How the suite's `ServiceRunner` assembles `oms-payments`.
 public enum PaymentsDefinition {
-    /// The service name: settings prefix `OMS_PAYMENTS_`, schema `oms_payments`, port 7103.
-    public static let name = "payments"
+    /// The service: settings prefix `OMS_PAYMENTS_`, schema `oms_payments`.
+    public static let service = SuiteService.payments
 
     /// Where the migrations live inside a checkout (`<root>/services/payments/migrations`).
     /// - Parameter root: the checkout (or image) root.
@@ -14,51 +16,33 @@ public enum PaymentsDefinition {
         root.hasSuffix("/") ? "\(root)services/payments/migrations" : "\(root)/services/payments/migrations"
     }
 
-    /// Reads the payments settings (all optional):
-    /// - `provider` — `sandbox` (the only built-in provider; default);
-    /// - `sandbox-latency` — delay of every sandbox answer (default 0ms);
-    /// - `sandbox-slow-latency` — delay of the slow test card 4000 0000 0000 3220 (default 10m);
-    /// - `provider-timeout` — longest provider call when the caller's deadline allows more (default 10s);
-    /// - `poll-interval` — how often a call waiting on another call with the same key re-reads (default 15ms);
-    /// - `resolver-interval` — period of the job settling pending payments (default 5s);
-    /// - `abandon-after` — age after which a pending payment the provider never saw is failed (default 15m).
-    /// - Throws: `ConfigurationError` naming a bad setting.
-    public static func engineSettings(_ settings: Settings) throws -> PaymentsEngineSettings {
+    /// The engine's tunables from the settings.
+    public static func engineSettings(_ options: PaymentsOptions) -> PaymentsEngineSettings {
         var engine = PaymentsEngineSettings(
-            providerTimeout: try settings.duration("provider-timeout", default: .seconds(10)),
-            claimMargin: .seconds(2),
-            pollInterval: try settings.duration("poll-interval", default: .milliseconds(15)),
-            abandonAfter: try settings.duration("abandon-after", default: .seconds(900)),
-            resolverInterval: try settings.duration("resolver-interval", default: .seconds(5)))
-        engine.nodeID = try settings.int("node-id", default: 0, range: 0...1023)
+            providerTimeout: options.providerTimeout, claimMargin: .seconds(2), pollInterval: options.pollInterval,
+            abandonAfter: options.abandonAfter, resolverInterval: options.resolverInterval)
+        engine.nodeID = options.nodeID
         return engine
     }
 
-    /// The provider the settings name.
-    /// - Throws: `ConfigurationError` for an unknown provider or bad latency.
-    public static func makeProvider(_ settings: Settings, database: MySQLDatabase? = nil) throws -> any PaymentProvider {
-        let kind = settings.string("provider", default: "sandbox")
-        guard kind == "sandbox" else {
-            throw ConfigurationError("--provider must be 'sandbox' (the only built-in provider), got '\(kind)'")
-        }
-        return SandboxPaymentProvider(
-            latency: try settings.duration("sandbox-latency", default: .zero),
-            slowLatency: try settings.duration("sandbox-slow-latency", default: .seconds(600)), database: database)
+    /// The provider the settings name (`sandbox`, the only one; `PaymentsOptions` checks it).
+    public static func makeProvider(_ options: PaymentsOptions, database: MySQLDatabase? = nil) -> any PaymentProvider {
+        SandboxPaymentProvider(
+            latency: options.sandboxLatency, slowLatency: options.sandboxSlowLatency, database: database)
     }
 
     /// Builds the RPC service and the background jobs. The database must already be migrated.
     /// - Parameters:
-    ///   - settings: the process settings (see `engineSettings(_:)` and `makeProvider(_:)`).
+    ///   - options: the service's own settings.
     ///   - database: the `oms_payments` database.
     ///   - logger: the service logger.
     ///   - provider: a provider to use instead of the one the settings name (tests).
     /// - Returns: the `oms.payments.v1.Payments` service and the `payments-resolver` job.
-    /// - Throws: `ConfigurationError` for bad settings.
     public static func makeComponents(
-        settings: Settings, database: MySQLDatabase, logger: Logger, provider: (any PaymentProvider)? = nil
-    ) async throws -> (services: [any RPCService], jobs: [PeriodicJob]) {
-        let engineSettings = try engineSettings(settings)
-        let provider = try provider ?? makeProvider(settings, database: database)
+        options: PaymentsOptions, database: MySQLDatabase, logger: Logger, provider: (any PaymentProvider)? = nil
+    ) async -> (services: [any RPCService], jobs: [PeriodicJob]) {
+        let engineSettings = engineSettings(options)
+        let provider = provider ?? makeProvider(options, database: database)
         let engine = PaymentsEngine(database: database, provider: provider, settings: engineSettings, logger: logger)
         let service = PaymentsService(engine: engine, logger: logger)
         return ([service], [resolverJob(engine: engine, logger: logger)])
@@ -74,6 +58,35 @@ public enum PaymentsDefinition {
                     "resolver settled pending payments",
                     metadata: ["intents": "\(settled.intents)", "operations": "\(settled.operations)"])
             }
+        }
+    }
+}
+
+/// The settings of `oms-payments` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
+/// `OMS_PAYMENTS_<KEY>`, then `OMS_<KEY>`, then the default.
+public struct PaymentsOptions: ParsableArguments, Sendable {
+    @Option(setting: "provider", help: "The payment provider: sandbox (the only built-in one).")
+    public var provider = "sandbox"
+    @Option(setting: "sandbox-latency", help: "Delay of every sandbox answer.")
+    public var sandboxLatency: Duration = .zero
+    @Option(setting: "sandbox-slow-latency", help: "Delay of the slow test card 4000 0000 0000 3220.")
+    public var sandboxSlowLatency: Duration = .seconds(600)
+    @Option(setting: "provider-timeout", help: "Longest provider call when the caller's deadline allows more.")
+    public var providerTimeout: Duration = .seconds(10)
+    @Option(setting: "poll-interval", help: "How often a call waiting on another with the same key re-reads.")
+    public var pollInterval: Duration = .milliseconds(15)
+    @Option(setting: "resolver-interval", help: "Period of the job settling pending payments.")
+    public var resolverInterval: Duration = .seconds(5)
+    @Option(setting: "abandon-after", help: "Age after which a pending payment the provider never saw is failed.")
+    public var abandonAfter: Duration = .seconds(900)
+    @Option(setting: "node-id", range: 0...1023, help: "Node id of this instance in payment ids; one per instance.")
+    public var nodeID = 0
+
+    public init() {}
+
+    public func validate() throws {
+        guard provider == "sandbox" else {
+            throw ValidationError("--provider must be 'sandbox' (the only built-in provider), got '\(provider)'")
         }
     }
 }

@@ -1,6 +1,8 @@
+import ArgumentParser
 import Foundation
 import Logging
 import OMSAPI
+import OMSClient
 import OMSMySQL
 import OMSRPCCore
 import OMSServiceKit
@@ -8,7 +10,7 @@ import OMSServiceKit
 /// How the service runner assembles `oms-shipments`.
 public enum ShipmentsDefinition {
     /// The service name: settings prefix `OMS_SHIPMENTS_`, schema `oms_shipments`.
-    public static let name = "shipments"
+    public static let service = SuiteService.shipments
 
     /// The migrations directory of the service below a checkout or image root: `<root>/services/shipments/migrations`.
     /// - Parameter root: the package or image root.
@@ -18,35 +20,26 @@ public enum ShipmentsDefinition {
 
     /// Builds the RPC service and the background jobs over ports.
     ///
-    /// Settings read (flag / `OMS_SHIPMENTS_*` / `OMS_*`): `node-id` (0...1023, default random),
-    /// `outbox-interval` (default 500ms), `outbox-batch-size` (default 100), `outbox-max-attempts`
-    /// (default 25), `outbox-lease` (default 30s), `outbox-max-backoff` (default 60s).
+    /// Settings: `ShipmentsOptions` (`oms-shipments --help` lists them with their defaults).
     /// - Parameters:
     ///   - database: the migrated `oms_shipments` database.
     ///   - orders: the orders service.
     ///   - payments: the payments service.
-    ///   - settings: the service's settings.
+    ///   - options: the service's own settings.
     ///   - logger: logger.
     /// - Returns: the `ShipmentsService` and the `shipments-outbox-relay` job.
-    /// - Throws: `ConfigurationError` for an unreadable setting.
     public static func makeComponents(
-        database: MySQLDatabase, orders: any OrdersPort, payments: any PaymentsPort, settings: Settings,
+        database: MySQLDatabase, orders: any OrdersPort, payments: any PaymentsPort, options: ShipmentsOptions,
         logger: Logger
-    ) async throws -> (services: [any RPCService], jobs: [PeriodicJob]) {
-        let service = try ShipmentsService(
-            database: database, orders: orders, payments: payments, settings: settings, logger: logger)
+    ) -> (services: [any RPCService], jobs: [PeriodicJob]) {
+        let service = ShipmentsService(
+            database: database, orders: orders, payments: payments, nodeID: options.nodeID, logger: logger)
         let relay = OutboxRelay(
             database: database, orders: orders, payments: payments,
             owner: "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)",
-            batchSize: try settings.int("outbox-batch-size", default: 100, range: 1...10_000),
-            maxAttempts: try settings.int("outbox-max-attempts", default: 25, range: 1...1_000_000),
-            lease: try settings.duration("outbox-lease", default: .seconds(30)),
-            maxBackoff: try settings.duration("outbox-max-backoff", default: .seconds(60)),
-            logger: logger)
-        let job = PeriodicJob(
-            name: "shipments-outbox-relay", interval: try settings.duration("outbox-interval", default: .milliseconds(500)),
-            logger: logger
-        ) {
+            batchSize: options.outboxBatchSize, maxAttempts: options.outboxMaxAttempts, lease: options.outboxLease,
+            maxBackoff: options.outboxMaxBackoff, logger: logger)
+        let job = PeriodicJob(name: "shipments-outbox-relay", interval: options.outboxInterval, logger: logger) {
             // Drain: keep going while full batches come back.
             while try await relay.runOnce().delivered >= relay.batchSize {}
         }
@@ -59,18 +52,38 @@ public enum ShipmentsDefinition {
     ///   - database: the migrated `oms_shipments` database.
     ///   - ordersTransport: a transport connected to `oms-orders`.
     ///   - paymentsTransport: a transport connected to `oms-payments`.
-    ///   - settings: the service's settings.
+    ///   - options: the service's own settings.
     ///   - logger: logger.
     /// - Returns: the service and its jobs.
-    /// - Throws: `ConfigurationError` for an unreadable setting.
     public static func makeComponents(
         database: MySQLDatabase, ordersTransport: any RPCClientTransport, paymentsTransport: any RPCClientTransport,
-        settings: Settings, logger: Logger
-    ) async throws -> (services: [any RPCService], jobs: [PeriodicJob]) {
-        try await makeComponents(
+        options: ShipmentsOptions, logger: Logger
+    ) -> (services: [any RPCService], jobs: [PeriodicJob]) {
+        makeComponents(
             database: database,
             orders: OrdersClientAdapter(client: OrdersV1.OrdersClient(transport: ordersTransport)),
             payments: PaymentsClientAdapter(client: PaymentsV1.PaymentsClient(transport: paymentsTransport)),
-            settings: settings, logger: logger)
+            options: options, logger: logger)
     }
+}
+
+/// The settings of `oms-shipments` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
+/// `OMS_SHIPMENTS_<KEY>`, then `OMS_<KEY>`, then the default.
+public struct ShipmentsOptions: ParsableArguments, Sendable {
+    @Option(
+        setting: "node-id", help: "Node id of this instance in shipment ids (0...1023); one per instance.",
+        defaultText: "random", parse: { try SettingValue.integer($0, in: 0...1023) })
+    public var nodeID: Int?
+    @Option(setting: "outbox-interval", help: "Period of the outbox relay (captures, order records).")
+    public var outboxInterval: Duration = .milliseconds(500)
+    @Option(setting: "outbox-batch-size", range: 1...10_000, help: "Outbox rows the relay claims at once.")
+    public var outboxBatchSize = 100
+    @Option(setting: "outbox-max-attempts", range: 1...1_000_000, help: "Deliveries of one row before it is parked.")
+    public var outboxMaxAttempts = 25
+    @Option(setting: "outbox-lease", help: "How long a relay owns the outbox rows it claimed.")
+    public var outboxLease: Duration = .seconds(30)
+    @Option(setting: "outbox-max-backoff", help: "Longest wait before a failed row is retried.")
+    public var outboxMaxBackoff: Duration = .seconds(60)
+
+    public init() {}
 }

@@ -18,7 +18,6 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     let database: MySQLDatabase
     let orders: any OrdersPort
     let payments: any PaymentsPort
-    let settings: Settings
     let logger: Logger
     let carrier: any Carrier
     let ids: ShipmentIDGenerator
@@ -31,22 +30,19 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     ///   - database: the `oms_shipments` database (migrated).
     ///   - orders: the orders service.
     ///   - payments: the payments service.
-    ///   - settings: the service's settings (`node-id` for shipment ids; default random).
+    ///   - nodeID: node id for shipment ids (0...1023); nil picks one at random.
     ///   - logger: logger.
     ///   - carrier: issues tracking numbers when MarkLabelCreated names no other carrier.
-    /// - Throws: `ConfigurationError` for an unreadable `node-id`.
     public init(
-        database: MySQLDatabase, orders: any OrdersPort, payments: any PaymentsPort, settings: Settings,
+        database: MySQLDatabase, orders: any OrdersPort, payments: any PaymentsPort, nodeID: Int?,
         logger: Logger, carrier: any Carrier = SandboxCarrier()
-    ) throws {
+    ) {
         self.database = database
         self.orders = orders
         self.payments = payments
-        self.settings = settings
         self.logger = logger
         self.carrier = carrier
-        let node = try settings.int("node-id", default: Int.random(in: 0..<1024), range: 0...1023)
-        ids = ShipmentIDGenerator(node: node)
+        ids = ShipmentIDGenerator(node: nodeID ?? Int.random(in: 0..<1024))
     }
 
     // MARK: CreateShipment

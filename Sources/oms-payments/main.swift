@@ -2,8 +2,8 @@ import OMSServiceKit
 import Payments
 
 await ServiceRunner.main(
-    ServiceDescriptor(name: PaymentsDefinition.name) { env in
-        let parts = try await PaymentsDefinition.makeComponents(
-            settings: env.settings, database: env.database, logger: env.logger)
+    ServiceDescriptor(PaymentsDefinition.service, options: PaymentsOptions.self) { env, options in
+        let parts = await PaymentsDefinition.makeComponents(
+            options: options, database: env.database, logger: env.logger)
         return ServiceComponents(services: parts.services, jobs: parts.jobs)
     })

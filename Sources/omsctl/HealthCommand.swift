@@ -16,13 +16,14 @@ struct HealthCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if let service, !OMSClientConfiguration.services.contains(service) {
-            throw ValidationError("unknown service '\(service)'; one of \(OMSClientConfiguration.services.joined(separator: ", "))")
+        if let service, SuiteService(rawValue: service) == nil {
+            let names = SuiteService.allCases.map(\.rawValue)
+            throw ValidationError("unknown service '\(service)'; one of \(names.joined(separator: ", "))")
         }
     }
 
     func run() async throws {
-        let services = service.map { [$0] } ?? OMSClientConfiguration.services
+        let services = service.map { [$0] } ?? SuiteService.allCases.map(\.rawValue)
         var healthy = true
         do {
             try await Ctl.withClients(timeout: global.timeout, allowMissingToken: true) { oms in

@@ -32,9 +32,8 @@ struct Harness: Sendable {
                 ).run()
                 let orders = FakeOrders()
                 let payments = FakePayments()
-                let settings = try Settings(service: "shipments", arguments: ["--node-id", "3"], environment: [:])
-                let service = try ShipmentsService(
-                    database: database, orders: orders, payments: payments, settings: settings, logger: logger)
+                let service = ShipmentsService(
+                    database: database, orders: orders, payments: payments, nodeID: 3, logger: logger)
                 try await body(
                     Harness(
                         database: database, service: service, orders: orders, payments: payments, clock: TestClock(),
