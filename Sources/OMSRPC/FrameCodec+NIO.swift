@@ -9,16 +9,17 @@ import OMSRPCCore
 struct RPCFrameDecoder: NIOSingleStepByteToMessageDecoder {
     typealias InboundOut = RPCFrame
 
-    let maximumFrameLength: Int
+    /// The limit in force; the connection may raise it (see `InboundFrames.maximumFrameLength`).
+    let limit: FrameLimit
     /// The connection's recent method paths and `authorization` values.
     private var strings = FrameStringCache()
 
-    init(maximumFrameLength: Int) {
-        self.maximumFrameLength = maximumFrameLength
+    init(limit: FrameLimit) {
+        self.limit = limit
     }
 
     mutating func decode(buffer: inout ByteBuffer) throws -> RPCFrame? {
-        try Self.decodeFrame(from: &buffer, maximumFrameLength: maximumFrameLength, strings: &strings)
+        try Self.decodeFrame(from: &buffer, maximumFrameLength: limit.value, strings: &strings)
     }
 
     mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> RPCFrame? {
@@ -75,8 +76,18 @@ struct InboundFrames {
 
     /// - Parameter maximumFrameLength: Largest accepted N.
     init(maximumFrameLength: Int) {
-        processor = NIOSingleStepByteToMessageProcessor(RPCFrameDecoder(maximumFrameLength: maximumFrameLength))
+        self.init(limit: FrameLimit(maximumFrameLength))
     }
+
+    /// - Parameter limit: Largest accepted N, which its owner may change between frames (a server
+    ///   raises it once a peer has authenticated). The owner keeps its own reference: it must not
+    ///   reach the limit through this value while `process` runs.
+    init(limit: FrameLimit) {
+        processor = NIOSingleStepByteToMessageProcessor(RPCFrameDecoder(limit: limit))
+    }
+
+    /// Bytes of a frame that has begun but is not complete yet.
+    var incompleteBytes: Int { processor.unprocessedBytes }
 
     /// Adds bytes that arrived and hands every frame they complete to `receive`, in order.
     /// - Throws: `FrameStreamError` when the stream is invalid (the connection must end).
@@ -89,6 +100,13 @@ struct InboundFrames {
     mutating func finish(_ receive: (RPCFrame) throws -> Void) throws {
         try processor.finishProcessing(seenEOF: true, receive)
     }
+}
+
+/// The frame limit of one connection, shared by its handler and its decoder. Confined to the
+/// connection's event loop like both of them.
+final class FrameLimit {
+    var value: Int
+    init(_ value: Int) { self.value = value }
 }
 
 extension ByteBuffer {

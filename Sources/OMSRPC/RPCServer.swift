@@ -26,6 +26,16 @@ public final class RPCServer: Service, Sendable {
         public var port: Int
         /// Largest accepted frame length N; a larger prefix is a connection error (call 0, code 8).
         public var maximumFrameLength: Int
+        /// Largest frame length N accepted before the connection has shown a valid token (a call
+        /// that passed authentication with it): an unauthenticated peer can make the server hold
+        /// at most this much per connection. Only in force when `authToken` is set.
+        public var maximumUnauthenticatedFrameLength: Int
+        /// How long a frame that has begun may take to arrive whole; after that the connection
+        /// gets a connection error (call 0, code 4) and is closed. Zero disables the limit.
+        public var frameTimeout: Duration
+        /// Bytes of incomplete frames the server holds for all its connections together; a read
+        /// that would take it past this is a connection error (call 0, code 8) for that connection.
+        public var maximumIncompleteFrameBytes: Int
         /// Connections open at once; beyond it a new connection gets a connection error
         /// (call 0, code 8) and is closed.
         public var maximumConnections: Int
@@ -69,6 +79,9 @@ public final class RPCServer: Service, Sendable {
         ///   - authToken: The suite token (`nil` disables authentication).
         ///   - publicMethods: Method paths that need no credentials (default none).
         ///   - maximumFrameLength: Largest accepted N (default 4 MiB).
+        ///   - maximumUnauthenticatedFrameLength: Largest N before a valid token (default 256 KiB).
+        ///   - frameTimeout: Time for a begun frame to arrive whole (default 10 s).
+        ///   - maximumIncompleteFrameBytes: Budget for bytes of incomplete frames (default 64 MiB).
         ///   - maximumConnections: Open connections allowed (default 1024).
         ///   - maximumCallsInFlightPerConnection: Concurrent calls per connection (default 1024).
         ///   - idleTimeout: Idle connection lifetime (default 5 minutes).
@@ -80,6 +93,9 @@ public final class RPCServer: Service, Sendable {
             authToken: String?,
             publicMethods: Set<String> = [],
             maximumFrameLength: Int = FrameLengthPrefix.defaultMaximumFrameLength,
+            maximumUnauthenticatedFrameLength: Int = 256 << 10,
+            frameTimeout: Duration = .seconds(10),
+            maximumIncompleteFrameBytes: Int = 64 << 20,
             maximumConnections: Int = 1024,
             maximumCallsInFlightPerConnection: Int = 1024,
             idleTimeout: Duration = .seconds(300),
@@ -91,6 +107,9 @@ public final class RPCServer: Service, Sendable {
             self.authToken = authToken
             self.publicMethods = publicMethods
             self.maximumFrameLength = maximumFrameLength
+            self.maximumUnauthenticatedFrameLength = maximumUnauthenticatedFrameLength
+            self.frameTimeout = frameTimeout
+            self.maximumIncompleteFrameBytes = maximumIncompleteFrameBytes
             self.maximumConnections = maximumConnections
             self.maximumCallsInFlightPerConnection = maximumCallsInFlightPerConnection
             self.idleTimeout = idleTimeout
@@ -147,6 +166,10 @@ public final class RPCServer: Service, Sendable {
         self.logger = logger
         self.shared = ServerShared(router: router, configuration: configuration, logger: logger)
     }
+
+    /// Bytes of incomplete frames held for all connections now (bounded by
+    /// `maximumIncompleteFrameBytes`).
+    public var incompleteFrameBytes: Int { shared.incompleteFrameBytes.withLockedValue { $0 } }
 
     /// The bound address once `start()` has returned (useful with port 0).
     public var localAddress: SocketAddress? {

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import OMSRPCCore
 
@@ -10,6 +11,9 @@ final class ServerShared: Sendable {
     let gauges: RPCGauges
     /// `Bearer <token>` as bytes, or nil when authentication is off.
     let expectedAuthorization: [UInt8]?
+    /// Bytes of incomplete frames held by all connections (see `maximumIncompleteFrameBytes`).
+    /// Touched only by reads that end inside a frame, so whole-frame traffic never takes the lock.
+    let incompleteFrameBytes = NIOLockedValueBox(0)
 
     init(router: RPCRouter, configuration: RPCServer.Configuration, logger: Logger) {
         self.router = router
@@ -19,13 +23,31 @@ final class ServerShared: Sendable {
         self.expectedAuthorization = configuration.authToken.map { Array("Bearer \($0)".utf8) }
     }
 
-    func isAuthorized(method: String, metadata: Metadata) -> Bool {
-        guard let expected = expectedAuthorization else { return true }
+    /// How a call is admitted.
+    enum Admission {
+        /// The call presented the token (or authentication is off).
+        case authenticated
+        /// The method needs no credentials, and the call presented none that are valid.
+        case publicMethod
+        case refused
+    }
+
+    func admission(method: String, metadata: Metadata) -> Admission {
+        guard let expected = expectedAuthorization else { return .authenticated }
         // The token first: the common call presents it, and then the method needs no hashing.
         if let presented = metadata[Metadata.Keys.authorization], ConstantTime.equals(presented.utf8, expected) {
-            return true
+            return .authenticated
         }
-        return configuration.publicMethods.contains(method)
+        return configuration.publicMethods.contains(method) ? .publicMethod : .refused
+    }
+
+    /// Moves this connection's share of the incomplete-frame budget by `delta`.
+    /// - Returns: Whether the server is within its budget afterwards.
+    func holdIncomplete(_ delta: Int) -> Bool {
+        incompleteFrameBytes.withLockedValue { total in
+            total += delta
+            return total <= configuration.maximumIncompleteFrameBytes
+        }
     }
 }
 
@@ -76,12 +98,29 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let callLogEnabled: Bool
     /// Starts handler tasks and delivers their replies (set in `handlerAdded`).
     private var runner: ServerCallRunner?
+    /// Whether a call on this connection has presented the token.
+    private var authenticated = false
+    /// The inbound frame limit: small until the peer has authenticated (shared with `inbound`'s decoder).
+    private let frameLimit: FrameLimit
+    /// Bytes of an incomplete frame this connection holds against the server's budget.
+    private var heldIncomplete = 0
+    /// Fires when the frame that began with it has not arrived whole within `frameTimeout`.
+    private var frameTimer: Scheduled<Void>?
+    /// Frames received so far: tells the frame timer whether its frame has completed.
+    private var framesReceived: UInt64 = 0
+    /// `framesReceived` when the frame timer was armed.
+    private var framesAtFrameTimer: UInt64 = 0
 
     init(shared: ServerShared) {
         self.shared = shared
         self.logger = shared.logger
         self.callLogEnabled = shared.logger.logLevel <= .debug
-        self.inbound = InboundFrames(maximumFrameLength: shared.configuration.maximumFrameLength)
+        let configuration = shared.configuration
+        self.frameLimit = FrameLimit(
+            configuration.authToken == nil
+                ? configuration.maximumFrameLength
+                : min(configuration.maximumFrameLength, configuration.maximumUnauthenticatedFrameLength))
+        self.inbound = InboundFrames(limit: frameLimit)
     }
 
     // MARK: Channel events
@@ -109,6 +148,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         shared.gauges.connections.decrement()
         idleTimer?.cancel()
         idleTimer = nil
+        releaseIncomplete()
         closing = true
         deadlines.cancelAll()
         // The peer is gone: nobody can receive the replies, so stop the work.
@@ -132,9 +172,61 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard !closing else { return }
         do {
             try inbound.process(unwrapInboundIn(data)) { frame in receive(frame, context: context) }
+            try holdIncompleteFrame(context: context)
         } catch {
             streamFailed(error, context: context)
         }
+    }
+
+    // MARK: Incomplete frames
+
+    /// After a read: the bytes of a frame that has begun count against the server's budget, and
+    /// the frame must arrive whole within `frameTimeout`.
+    /// - Throws: `FrameStreamError.incompleteFramesOverBudget` when the budget would be exceeded.
+    private func holdIncompleteFrame(context: ChannelHandlerContext) throws {
+        let pending = closing ? 0 : inbound.incompleteBytes
+        if pending != heldIncomplete {
+            let delta = pending - heldIncomplete
+            heldIncomplete = pending
+            if !shared.holdIncomplete(delta), delta > 0 {
+                releaseIncomplete()
+                throw FrameStreamError.incompleteFramesOverBudget(budget: shared.configuration.maximumIncompleteFrameBytes)
+            }
+        }
+        let timeout = shared.configuration.frameTimeout
+        if pending == 0 || timeout == .zero {
+            frameTimer?.cancel()
+            frameTimer = nil
+        } else if frameTimer == nil || framesAtFrameTimer != framesReceived {
+            // A new frame has begun: its own time starts now.
+            frameTimer?.cancel()
+            framesAtFrameTimer = framesReceived
+            let connection = NIOLoopBound(self, eventLoop: context.eventLoop)
+            frameTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Self.nanoseconds(timeout))) {
+                connection.value.frameTimerFired(timeout)
+            }
+        }
+    }
+
+    private func frameTimerFired(_ timeout: Duration) {
+        frameTimer = nil
+        guard framesAtFrameTimer == framesReceived, heldIncomplete > 0, let context else { return }
+        logger.debug("rpc frame not completed in time", metadata: ["held": "\(heldIncomplete)"])
+        releaseIncomplete()
+        streamFailed(FrameStreamError.frameTimedOut(after: timeout), context: context)
+    }
+
+    private func releaseIncomplete() {
+        frameTimer?.cancel()
+        frameTimer = nil
+        guard heldIncomplete != 0 else { return }
+        _ = shared.holdIncomplete(-heldIncomplete)
+        heldIncomplete = 0
+    }
+
+    private static func nanoseconds(_ d: Duration) -> Int64 {
+        let (seconds, attoseconds) = d.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     private func receive(_ frame: RPCFrame, context: ChannelHandlerContext) {
@@ -142,6 +234,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard !closing else { return }
         // Any complete frame counts as activity.
         lastActivity = .now()
+        framesReceived &+= 1
         switch frame.kind {
         case .call(let call):
             admit(callID: frame.callID, call: call, context: context)
@@ -219,7 +312,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                    call.method, startedAt, requestID)
             return
         }
-        guard shared.isAuthorized(method: call.method, metadata: call.metadata) else {
+        switch shared.admission(method: call.method, metadata: call.metadata) {
+        case .authenticated:
+            if !authenticated {
+                // The peer has shown the token: frames of the full size from now on.
+                authenticated = true
+                frameLimit.value = shared.configuration.maximumFrameLength
+            }
+        case .publicMethod:
+            break
+        case .refused:
             refuse(callID, RPCError(.unauthenticated, "missing or invalid authorization"),
                    call.method, startedAt, requestID)
             return

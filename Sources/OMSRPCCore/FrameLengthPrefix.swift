@@ -48,12 +48,18 @@ public enum FrameStreamError: Error, Sendable, Hashable, CustomStringConvertible
     case undecodable(String)
     /// The stream ended inside a frame: answered with code 3 when the peer can still read.
     case truncated(buffered: Int)
+    /// A frame that had begun did not arrive whole in time: answered with code 4.
+    case frameTimedOut(after: Duration)
+    /// Holding this connection's incomplete frame would take the server past its budget for bytes
+    /// of incomplete frames: answered with code 8.
+    case incompleteFramesOverBudget(budget: Int)
 
     /// The status code of the connection error frame.
     public var code: RPCStatusCode {
         switch self {
-        case .frameTooLarge: .resourceExhausted
+        case .frameTooLarge, .incompleteFramesOverBudget: .resourceExhausted
         case .undecodable, .truncated: .invalidArgument
+        case .frameTimedOut: .deadlineExceeded
         }
     }
 
@@ -62,6 +68,8 @@ public enum FrameStreamError: Error, Sendable, Hashable, CustomStringConvertible
         case .frameTooLarge(let announced, let maximum): "frame length \(announced) exceeds maximum \(maximum)"
         case .undecodable(let why): "frame does not decode: \(why)"
         case .truncated(let buffered): "stream ended inside a frame (\(buffered) bytes buffered)"
+        case .frameTimedOut(let after): "frame not completed within \(after)"
+        case .incompleteFramesOverBudget(let budget): "server holds its budget of \(budget) bytes of incomplete frames"
         }
     }
 

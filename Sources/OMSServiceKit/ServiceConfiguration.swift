@@ -42,6 +42,16 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     public var authTokenFile: String?
     @Option(setting: "max-frame-bytes", range: 1024...(64 << 20), help: "Largest frame accepted.")
     public var maxFrameBytes = 4 << 20
+    @Option(
+        setting: "max-unauthenticated-frame-bytes", range: 1024...(64 << 20),
+        help: "Largest frame accepted on a connection before it has shown a valid token.")
+    public var maxUnauthenticatedFrameBytes = 256 << 10
+    @Option(setting: "frame-timeout", help: "How long a frame that has begun may take to arrive whole (0 is off).")
+    public var frameTimeout: Duration = .seconds(10)
+    @Option(
+        setting: "max-incomplete-frame-bytes", range: (64 << 10)...(4 << 30),
+        help: "Bytes of incomplete frames held for all connections together.")
+    public var maxIncompleteFrameBytes = 64 << 20
     @Option(setting: "max-connections", range: 1...100_000, help: "Most client connections at once.")
     public var maxConnections = 1024
     @Option(setting: "max-calls-per-connection", range: 1...1_000_000, help: "Most calls in flight on a connection.")

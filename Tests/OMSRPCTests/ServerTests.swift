@@ -154,6 +154,77 @@ struct ServerTests {
         }
     }
 
+    @Test("before a valid token a connection may send only small frames; after it, frames of the full size")
+    func unauthenticatedFrameLimit() async throws {
+        let small = 4 << 10
+        try await withServer(serverConfiguration(maximumUnauthenticatedFrameLength: small)) { _, port in
+            let big = String(repeating: "b", count: 16 << 10)
+            // Unauthenticated: announcing more than the small limit is a connection error at once.
+            let refused = try await withRawPeer(port: port) { peer in
+                try await peer.send(Array(call(1, TestMethods.echo, big).lengthPrefixedBytes().prefix(4)))
+                return try await peer.readUntilClosed()
+            }
+            #expect(refused.map(\.callID) == [0])
+            #expect(refused.first?.reply?.code == 8)
+            // The same frame after an authenticated call on the connection is served.
+            let replies = try await withRawPeer(port: port) { peer in
+                try await peer.send(call(1, TestMethods.echo, "hello"))
+                let first = try await peer.next()
+                try await peer.send(call(2, TestMethods.echo, big))
+                return [first, try await peer.next()]
+            }
+            #expect(replies.map { $0?.reply?.code } == [0, 0])
+            #expect(replies.last??.callID == 2)
+        }
+    }
+
+    @Test("a frame that begins and stalls is cut off after the frame timeout (call 0, code 4)")
+    func frameTimeout() async throws {
+        try await withServer(serverConfiguration(frameTimeout: .milliseconds(300))) { server, port in
+            let frames = try await withRawPeer(port: port) { peer in
+                let bytes = call(1, TestMethods.echo, String(repeating: "s", count: 1000)).lengthPrefixedBytes()
+                try await peer.send(Array(bytes.prefix(bytes.count / 2)))
+                return try await peer.readUntilClosed()
+            }
+            #expect(frames.map(\.callID) == [0])
+            #expect(frames.first?.reply?.code == 4)
+            #expect(await eventually { server.incompleteFrameBytes == 0 })
+        }
+    }
+
+    @Test("many stalled peers: the server holds no more than its incomplete-frame budget, honest callers are served")
+    func incompleteFrameBudget() async throws {
+        let budget = 256 << 10
+        let configuration = serverConfiguration(
+            maximumConnections: 256, maximumUnauthenticatedFrameLength: 64 << 10, maximumIncompleteFrameBytes: budget)
+        try await withServer(configuration) { server, port in
+            // 40 peers each send 30 KiB of a 60 KiB frame: 1.2 MB would be held without the budget.
+            let frame = call(1, TestMethods.echo, String(repeating: "f", count: 60 << 10)).lengthPrefixedBytes()
+            let part = Array(frame.prefix(30 << 10))
+            var peers: [any Channel] = []
+            for _ in 0..<40 {
+                let peer = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connect(host: "127.0.0.1", port: port).get()
+                try await peer.writeAndFlush(ByteBuffer(bytes: part))
+                peers.append(peer)
+                #expect(server.incompleteFrameBytes <= budget)
+            }
+            // Peers past the budget are answered (call 0, code 8) and closed; the rest stay held.
+            #expect(await eventually { peers.filter { !$0.isActive }.count >= 40 - budget / (30 << 10) })
+            #expect(server.incompleteFrameBytes <= budget)
+            #expect(server.incompleteFrameBytes > budget / 2)
+            // Honest callers (whole frames) are still served meanwhile.
+            let client = makeClient(port: port)
+            for index in 0..<20 {
+                let reply = try await client.unary(TestMethods.echo, Bytes("\(index)"), as: Bytes.self, options: .init())
+                #expect(reply.text == "\(index)")
+            }
+            await client.close()
+            for peer in peers where peer.isActive { try await peer.close() }
+            #expect(await eventually { server.incompleteFrameBytes == 0 })
+        }
+    }
+
     @Test("memory stays flat when a peer announces a 4 GiB frame")
     func announcedFourGiB() async throws {
         try await withServer { _, port in

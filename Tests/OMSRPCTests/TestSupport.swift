@@ -114,11 +114,15 @@ func serverConfiguration(
     idleTimeout: Duration = .seconds(60),
     drainTimeout: Duration = .seconds(5),
     handlerExecution: RPCServer.Configuration.HandlerExecution = .eventLoop,
-    publicMethods: Set<String> = []
+    publicMethods: Set<String> = [],
+    maximumUnauthenticatedFrameLength: Int = 256 << 10,
+    frameTimeout: Duration = .seconds(10),
+    maximumIncompleteFrameBytes: Int = 64 << 20
 ) -> RPCServer.Configuration {
     RPCServer.Configuration(
         host: "127.0.0.1", port: 0, authToken: testToken, publicMethods: publicMethods,
-        maximumFrameLength: maximumFrameLength,
+        maximumFrameLength: maximumFrameLength, maximumUnauthenticatedFrameLength: maximumUnauthenticatedFrameLength,
+        frameTimeout: frameTimeout, maximumIncompleteFrameBytes: maximumIncompleteFrameBytes,
         maximumConnections: maximumConnections, maximumCallsInFlightPerConnection: maximumCalls,
         idleTimeout: idleTimeout, drainTimeout: drainTimeout, handlerExecution: handlerExecution)
 }
