@@ -179,7 +179,10 @@ let package = Package(
         // Starts the real executables (OMSTestKit.TestSuite); `swift build --build-tests` builds them first.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["OMSTestKit", "OMSClient", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSServiceKit"],
+            dependencies: [
+                "OMSTestKit", "OMSClient", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSServiceKit",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict),
     ]
 )
