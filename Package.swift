@@ -157,6 +157,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "CLibrariesTests", dependencies: ["CMySQLClient", "CHiredis", "CProtobufC", "OMSTestKit"], swiftSettings: strict),
         .testTarget(name: "OMSProtoTests", dependencies: ["OMSProto", "OMSAPI", "OMSCore"], swiftSettings: strict),
+        .testTarget(name: "OMSRPCCoreTests", dependencies: ["OMSRPCCore", "OMSProto"], swiftSettings: strict),
         .testTarget(
             name: "OMSRPCTests",
             dependencies: [
@@ -175,8 +176,12 @@ let package = Package(
             name: "OMSServiceKitTests",
             dependencies: [
                 "OMSServiceKit", "OMSClient", "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis", argumentParser,
+                nioLocks, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "OMSClientTests", dependencies: ["OMSClient"], swiftSettings: strict),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory"] + serviceTestDependencies, swiftSettings: strict),
         .testTarget(name: "OrdersTests", dependencies: ["Orders"] + serviceTestDependencies, swiftSettings: strict),
         .testTarget(name: "PaymentsTests", dependencies: ["Payments"] + serviceTestDependencies, swiftSettings: strict),
