@@ -3,6 +3,9 @@ import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let nioLocks: Target.Dependency = .product(name: "NIOConcurrencyHelpers", package: "swift-nio")
+/// What the service test targets use besides their service module.
+let serviceTestDependencies: [Target.Dependency] = ["OMSCore", "OMSTestKit", "OMSClient", nioLocks]
 
 let package = Package(
     name: "oms",
@@ -21,7 +24,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        // 2.13: Timer.record(duration:).
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -51,7 +55,7 @@ let package = Package(
         .target(
             name: "OMSRPC",
             dependencies: [
-                "OMSRPCCore", "OMSProto",
+                "OMSRPCCore", "OMSProto", "OMSCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -64,7 +68,7 @@ let package = Package(
         .target(
             name: "OMSMySQL",
             dependencies: [
-                "CMySQLClient", "OMSCore",
+                "CMySQLClient", "OMSCore", nioLocks,
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +77,7 @@ let package = Package(
         .target(
             name: "OMSRedis",
             dependencies: [
-                "CHiredis",
+                "CHiredis", nioLocks,
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,7 +87,7 @@ let package = Package(
         .target(
             name: "OMSServiceKit",
             dependencies: [
-                "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSClient",
+                "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSClient", "OMSCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -98,10 +102,13 @@ let package = Package(
         // MARK: Services (logic, one module each; settings declared with ArgumentParser)
         .target(
             name: "Inventory",
-            dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSClient", argumentParser],
+            dependencies: [
+                "OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSRedis", "OMSClient", argumentParser, nioLocks,
+            ],
             swiftSettings: strict),
         .target(
-            name: "Orders", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient", argumentParser],
+            name: "Orders",
+            dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient", argumentParser, nioLocks],
             swiftSettings: strict),
         .target(
             name: "Payments", dependencies: ["OMSCore", "OMSServiceKit", "OMSAPI", "OMSMySQL", "OMSClient", argumentParser],
@@ -137,40 +144,48 @@ let package = Package(
         .executableTarget(name: "oms-shipments", dependencies: ["Shipments", "OMSServiceKit"], swiftSettings: strict),
         .executableTarget(
             name: "omsctl",
-            dependencies: ["OMSClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["OMSClient", "OMSCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "oms-loadgen",
             dependencies: [
-                "OMSLoadgenCore", "OMSClient", "OMSMySQL", "OMSRedis",
+                "OMSLoadgenCore", "OMSCore", "OMSClient", "OMSMySQL", "OMSRedis", nioLocks,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ], swiftSettings: strict),
 
         // MARK: Tests
         .testTarget(name: "CLibrariesTests", dependencies: ["CMySQLClient", "CHiredis", "CProtobufC", "OMSTestKit"], swiftSettings: strict),
-        .testTarget(name: "OMSProtoTests", dependencies: ["OMSProto", "OMSAPI"], swiftSettings: strict),
+        .testTarget(name: "OMSProtoTests", dependencies: ["OMSProto", "OMSAPI", "OMSCore"], swiftSettings: strict),
+        .testTarget(name: "OMSRPCCoreTests", dependencies: ["OMSRPCCore", "OMSProto"], swiftSettings: strict),
         .testTarget(
             name: "OMSRPCTests",
             dependencies: [
-                "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSProto", .product(name: "NIOCore", package: "swift-nio"),
+                "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSProto", "OMSCore",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "OMSMySQLTests", dependencies: ["OMSMySQL", "OMSCore", "OMSTestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "OMSMySQLTests", dependencies: ["OMSMySQL", "OMSCore", "OMSTestKit", nioLocks],
+            swiftSettings: strict),
         .testTarget(name: "OMSRedisTests", dependencies: ["OMSRedis", "OMSTestKit"], swiftSettings: strict),
         .testTarget(
             name: "OMSServiceKitTests",
             dependencies: [
                 "OMSServiceKit", "OMSClient", "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis", argumentParser,
+                nioLocks, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "InventoryTests", dependencies: ["Inventory", "OMSTestKit", "OMSClient"], swiftSettings: strict),
-        .testTarget(name: "OrdersTests", dependencies: ["Orders", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
-        .testTarget(name: "PaymentsTests", dependencies: ["Payments", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
-        .testTarget(name: "ShipmentsTests", dependencies: ["Shipments", "OMSCore", "OMSTestKit", "OMSClient"], swiftSettings: strict),
+        .testTarget(name: "OMSClientTests", dependencies: ["OMSClient"], swiftSettings: strict),
+        .testTarget(name: "InventoryTests", dependencies: ["Inventory"] + serviceTestDependencies, swiftSettings: strict),
+        .testTarget(name: "OrdersTests", dependencies: ["Orders"] + serviceTestDependencies, swiftSettings: strict),
+        .testTarget(name: "PaymentsTests", dependencies: ["Payments"] + serviceTestDependencies, swiftSettings: strict),
+        .testTarget(name: "ShipmentsTests", dependencies: ["Shipments"] + serviceTestDependencies, swiftSettings: strict),
         .testTarget(
             name: "OMSLoadgenCoreTests",
             dependencies: ["OMSLoadgenCore", .product(name: "Histogram", package: "hdrhistogram-swift")],

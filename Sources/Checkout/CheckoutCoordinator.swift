@@ -337,7 +337,7 @@ public final class CheckoutCoordinator: Sendable {
     func backoff(attempt: Int) -> Duration {
         let cap = configuration.retryInitialDelay * (1 << min(attempt - 1, 16))
         let upper = min(cap, configuration.retryMaximumDelay)
-        let micros = max(1, CheckoutRepository.micros(upper))
+        let micros = max(1, upper.wholeMicroseconds)
         return .microseconds(Int64.random(in: 0...micros))
     }
 }

@@ -17,9 +17,8 @@ struct CheckoutMetrics: Sendable {
     }
 
     func step(_ step: CheckoutStep, result: String, duration: Duration) {
-        let (s, atto) = duration.components
         Timer(label: "oms_checkout_step_duration_seconds", dimensions: [("step", step.rawValue), ("result", result)])
-            .recordNanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
+            .record(duration: duration)
     }
 
     func compensation(_ step: CheckoutStep, result: String) {

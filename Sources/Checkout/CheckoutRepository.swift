@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 import OMSMySQL
 
 /// One row of the step log.
@@ -159,7 +160,7 @@ public struct CheckoutRepository: Sendable {
                     [
                         .int64(checkoutID), .string(idempotencyKey), .string(requestHash), .string(saga.phase.rawValue),
                         .string(sagaJSON), .string(requestJSON), .optional(resultJSON) { .string($0) },
-                        .bool(!saga.isFinal), .string(owner), .int64(Self.micros(lease)), .bool(saga.isFinal),
+                        .bool(!saga.isFinal), .string(owner), .int64(lease.wholeMicroseconds), .bool(saga.isFinal),
                     ] + Self.logBinds(entries, version: 0, owner: owner))
             }
             return .inserted
@@ -168,10 +169,6 @@ public struct CheckoutRepository: Sendable {
         }
     }
 
-    static func micros(_ d: Duration) -> Int64 {
-        let (s, atto) = d.components
-        return s * 1_000_000 + atto / 1_000_000_000_000
-    }
 
     /// One log entry as SQL: a `JSON_OBJECT` the server builds from seven bound scalars, so the text is
     /// valid JSON in MySQL 8 and MariaDB alike.
@@ -234,7 +231,7 @@ public struct CheckoutRepository: Sendable {
                 [
                     .string(saga.phase.rawValue), .string(sagaJSON), .optional(saga.orderID) { .string($0) },
                     .optional(saga.paymentID) { .string($0) }, .optional(resultJSON) { .string($0) },
-                    .bool(!saga.isFinal), .bool(saga.isFinal), .int64(Self.micros(lease)),
+                    .bool(!saga.isFinal), .bool(saga.isFinal), .int64(lease.wholeMicroseconds),
                 ] + Self.logBinds(log, version: expectedVersion + 1, owner: owner) + [
                     .int64(checkoutID), .int64(expectedVersion), .string(owner),
                 ])
@@ -261,7 +258,7 @@ public struct CheckoutRepository: Sendable {
                   step_log = \(Self.appendedLog(count: 1))
                 WHERE checkout_id = ? AND version = ? AND lease_owner = ?
                 """,
-                [.int64(Self.micros(retryAfter))] + Self.logBinds([entry], version: expectedVersion + 1, owner: owner)
+                [.int64(retryAfter.wholeMicroseconds)] + Self.logBinds([entry], version: expectedVersion + 1, owner: owner)
                     + [.int64(checkoutID), .int64(expectedVersion), .string(owner)])
         }
         return r.affectedRows == 1 ? expectedVersion + 1 : nil
@@ -297,7 +294,7 @@ public struct CheckoutRepository: Sendable {
                 WHERE checkout_id = ? AND version = ? AND is_open = 1 AND lease_expires_at < NOW(6)
                 """,
                 [
-                    .string(owner), .int64(Self.micros(lease)), .int64(expectedVersion + 1), .string(owner),
+                    .string(owner), .int64(lease.wholeMicroseconds), .int64(expectedVersion + 1), .string(owner),
                     .int64(checkoutID), .int64(expectedVersion),
                 ])
         }
@@ -315,7 +312,7 @@ public struct CheckoutRepository: Sendable {
                 SELECT checkout_id FROM checkouts
                 WHERE is_open = 0 AND finished_at < TIMESTAMPADD(MICROSECOND, ?, NOW(6))
                 ORDER BY finished_at LIMIT ? FOR UPDATE
-                """, [.int64(-Self.micros(olderThan)), .int64(Int64(limit))]
+                """, [.int64(-olderThan.wholeMicroseconds), .int64(Int64(limit))]
             ).map { MySQLValue.int64(try $0.int64("checkout_id")) }
             guard !ids.isEmpty else { return 0 }
             let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")

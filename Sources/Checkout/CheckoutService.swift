@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OMSAPI
+import OMSCore
 
 /// `oms.checkout.v1.Checkout` over a `CheckoutCoordinator`: validation and wire mapping only.
 public struct CheckoutService: CheckoutV1.CheckoutService {
@@ -96,8 +97,6 @@ public struct CheckoutService: CheckoutV1.CheckoutService {
         }
     }
 
-    static func micros(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1_000_000).rounded()) }
-
     /// The wire form of a stored checkout.
     public static func record(_ s: CheckoutSnapshot) -> CheckoutV1.CheckoutRecord {
         var r = CheckoutV1.CheckoutRecord()
@@ -110,8 +109,8 @@ public struct CheckoutService: CheckoutV1.CheckoutService {
         if let outcome = s.outcome {
             r.result = response(CheckoutResult(checkoutID: s.checkoutIDString, outcome: outcome))
         }
-        r.createdAtUs = micros(s.createdAt)
-        r.updatedAtUs = micros(s.updatedAt)
+        r.createdAtUs = s.createdAt.unixMicroseconds
+        r.updatedAtUs = s.updatedAt.unixMicroseconds
         r.phase = s.saga.phase.rawValue
         r.attempts = UInt32(clamping: s.attempts)
         r.compensationFailures = s.saga.compensationFailures

@@ -68,24 +68,9 @@ actor BatchCoalescer<Command: Sendable, Result: Sendable> {
                 break
             }
         }
-        batchTimer.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        batchTimer.record(duration: ContinuousClock.now - started)
         running -= 1
         startBatches()
-    }
-}
-
-/// A value behind a lock, for the few bits of shared state outside actors.
-final class InventoryLocked<Value>: @unchecked Sendable {
-    // @unchecked: every access to `value` holds `lock`.
-    private var value: Value
-    private let lock = NSLock()
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }
 

@@ -25,11 +25,3 @@ struct InventoryMetrics: Sendable {
     /// Duration of a Reserve call.
     let reserveDuration = Timer(label: "oms_inventory_reserve_duration")
 }
-
-extension Duration {
-    /// Whole nanoseconds (for swift-metrics timers).
-    var nanoseconds: Int64 {
-        let (s, a) = components
-        return s * 1_000_000_000 + a / 1_000_000_000
-    }
-}

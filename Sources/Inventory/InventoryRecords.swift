@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 import OMSRPCCore
 
 /// A reservation as stored in MySQL.
@@ -76,12 +77,8 @@ struct ProductRecord: Sendable, Hashable {
 }
 
 extension Date {
-    /// Unix microseconds.
-    var unixMicros: Int64 { Int64((timeIntervalSince1970 * 1_000_000).rounded()) }
-
     /// This date plus a duration.
     func adding(_ d: Duration) -> Date {
-        let (s, a) = d.components
-        return addingTimeInterval(Double(s) + Double(a) / 1e18)
+        addingTimeInterval(d.inSeconds)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import OMSAPI
+import OMSCore
 import OMSProto
 import OMSRPCCore
 import OMSServiceKit
@@ -140,7 +141,7 @@ extension InventoryV1.UpsertProductRequest: RPCValidatable {
         guard json.utf8.count <= InventoryLimits.maxAttributesBytes else {
             throw RPCError.invalidArgument("product.attributes_json must be at most \(InventoryLimits.maxAttributesBytes) bytes")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)), object is [String: Any] else {
+        guard JSONText.parseObject(json) != nil else {
             throw RPCError.invalidArgument("product.attributes_json must be a JSON object")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OMSAPI
+import OMSCore
 import OMSProto
 import OMSRPCCore
 import OMSRedis
@@ -76,7 +77,7 @@ extension InventoryService {
         let runID = Self.newToken()
         var report = InventoryV1.ReconcileReport()
         report.runID = runID
-        report.startedAtUs = Date().unixMicros
+        report.startedAtUs = Date().unixMicroseconds
         var maxDrift: Int64 = 0
         var cursor = ""
         var explicit = skus.map { Array(Set($0)).sorted() }
@@ -108,7 +109,7 @@ extension InventoryService {
             }
         }
         metrics.lastMaxDrift.record(maxDrift)
-        report.finishedAtUs = Date().unixMicros
+        report.finishedAtUs = Date().unixMicroseconds
         logger.info(
             "reconciliation finished",
             metadata: ["run": "\(runID)", "skus": "\(report.skusChecked)", "drifted": "\(report.drifts.count)"])

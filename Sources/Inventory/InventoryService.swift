@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import OMSAPI
+import OMSCore
 import OMSMySQL
 import OMSProto
 import OMSRPCCore
@@ -19,7 +21,7 @@ public final class InventoryService: InventoryV1.InventoryService {
     let commits: BatchCoalescer<InventoryRepository.CommitCommand, Swift.Result<InventoryRepository.TransitionResult, RPCError>>
     /// SKUs changed in MySQL while the gate was unusable; their gate keys are dropped (and rewarmed) as soon
     /// as Redis answers again.
-    let dirtySKUs = InventoryLocked<Set<String>>([])
+    let dirtySKUs = NIOLockedValueBox<Set<String>>([])
     /// One warm-up per cold SKU at a time in this process (a flash sale's first second would otherwise send
     /// every request to MySQL to warm the same key).
     let warmer = SingleFlight()
@@ -61,7 +63,7 @@ public final class InventoryService: InventoryV1.InventoryService {
     /// Records that the gate could not be used for these SKUs.
     func gateFailed(_ error: any Error, skus: [String], operation: String) {
         metrics.gateUnavailable.increment()
-        dirtySKUs.withLock { $0.formUnion(skus) }
+        dirtySKUs.withLockedValue { $0.formUnion(skus) }
         logger.warning(
             "redis gate unavailable; using MySQL only",
             metadata: ["op": "\(operation)", "error": "\(error)", "skus": "\(skus.count)"])
@@ -71,7 +73,7 @@ public final class InventoryService: InventoryV1.InventoryService {
     /// or Redis still fails.
     func usableGate() async -> StockGate? {
         guard let gate else { return nil }
-        let dirty = dirtySKUs.withLock { d -> [String] in
+        let dirty = dirtySKUs.withLockedValue { d -> [String] in
             let out = Array(d)
             d.removeAll()
             return out
@@ -82,7 +84,7 @@ public final class InventoryService: InventoryV1.InventoryService {
             logger.info("redis gate back; dropped keys changed meanwhile", metadata: ["skus": "\(dirty.count)"])
             return gate
         } catch {
-            dirtySKUs.withLock { $0.formUnion(dirty) }
+            dirtySKUs.withLockedValue { $0.formUnion(dirty) }
             metrics.gateUnavailable.increment()
             return nil
         }
@@ -265,7 +267,7 @@ public final class InventoryService: InventoryV1.InventoryService {
     /// Gives released units back to the gate (once per reservation).
     func returnUnits(_ record: ReservationRecord) async {
         guard let gate = await usableGate() else {
-            if self.gate != nil { dirtySKUs.withLock { $0.formUnion(record.lines.map(\.sku)) } }
+            if self.gate != nil { dirtySKUs.withLockedValue { $0.formUnion(record.lines.map(\.sku)) } }
             return
         }
         do {
@@ -304,8 +306,8 @@ public final class InventoryService: InventoryV1.InventoryService {
         case .released: p.state = .released
         case .expired: p.state = .expired
         }
-        p.expiresAtUs = r.expiresAt.unixMicros
-        p.createdAtUs = r.createdAt.unixMicros
+        p.expiresAtUs = r.expiresAt.unixMicroseconds
+        p.createdAtUs = r.createdAt.unixMicroseconds
         p.reference = r.reference
         p.orderID = r.orderID ?? ""
         return p
@@ -318,8 +320,8 @@ public final class InventoryService: InventoryV1.InventoryService {
         out.price = CommonV1.Money(amountMinor: p.priceMinor, currency: p.currency)
         out.attributesJson = p.attributesJSON
         out.active = p.active
-        out.createdAtUs = p.createdAt.unixMicros
-        out.updatedAtUs = p.updatedAt.unixMicros
+        out.createdAtUs = p.createdAt.unixMicroseconds
+        out.updatedAtUs = p.updatedAt.unixMicroseconds
         out.version = p.version
         return out
     }
@@ -404,7 +406,7 @@ public final class InventoryService: InventoryV1.InventoryService {
                     gateFailed(error, skus: [request.sku], operation: "adjust")
                 }
             } else {
-                dirtySKUs.withLock { _ = $0.insert(request.sku) }
+                dirtySKUs.withLockedValue { _ = $0.insert(request.sku) }
             }
         }
         logger.info(
@@ -450,7 +452,7 @@ public final class InventoryService: InventoryV1.InventoryService {
         -> InventoryV1.ReserveResponse
     {
         let started = ContinuousClock.now
-        defer { metrics.reserveDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds) }
+        defer { metrics.reserveDuration.record(duration: ContinuousClock.now - started) }
         let outcome = try await reserveLines(
             id: request.reservationID, lines: request.lines.map { StockLine(sku: $0.sku, quantity: $0.quantity) },
             ttl: ttl(ms: request.ttlMs), reference: request.reference)

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Recently read products, for `GetProduct` (every checkout prices its lines with it, and a sale's
 /// popular SKUs are asked for over and over).
@@ -16,7 +17,7 @@ final class ProductCache: Sendable {
 
     private let ttl: Duration
     private let capacity: Int
-    private let entries = InventoryLocked<[String: Entry]>([:])
+    private let entries = NIOLockedValueBox<[String: Entry]>([:])
 
     /// - Parameters:
     ///   - ttl: how long an entry is served; zero disables the cache.
@@ -29,7 +30,7 @@ final class ProductCache: Sendable {
     /// The product if read within `ttl`.
     func get(_ sku: String, now: ContinuousClock.Instant = .now) -> ProductRecord? {
         guard ttl > .zero else { return nil }
-        return entries.withLock { e in
+        return entries.withLockedValue { e in
             guard let hit = e[sku] else { return nil }
             if hit.expires <= now {
                 e[sku] = nil
@@ -42,7 +43,7 @@ final class ProductCache: Sendable {
     /// Remembers a product just read from MySQL.
     func put(_ product: ProductRecord, now: ContinuousClock.Instant = .now) {
         guard ttl > .zero else { return }
-        entries.withLock { e in
+        entries.withLockedValue { e in
             if e.count >= capacity { e.removeAll(keepingCapacity: true) }
             e[product.sku] = Entry(product: product, expires: now + ttl)
         }
@@ -50,6 +51,6 @@ final class ProductCache: Sendable {
 
     /// Forgets a SKU (after this process changed it).
     func invalidate(_ sku: String) {
-        _ = entries.withLock { $0.removeValue(forKey: sku) }
+        _ = entries.withLockedValue { $0.removeValue(forKey: sku) }
     }
 }

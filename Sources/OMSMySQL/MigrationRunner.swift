@@ -79,7 +79,7 @@ public struct MigrationRunner: Sendable {
                 throw MySQLError(kind: .migration, message: "the connection has no default schema")
             }
             let lockName = String("\(schema).migrations".prefix(64))
-            let seconds = max(0, Int64(lockTimeout.omsSeconds.rounded(.up)))
+            let seconds = max(0, Int64(lockTimeout.inSeconds.rounded(.up)))
             let got = try await c.queryOne("SELECT GET_LOCK(?, ?) AS got", [.string(lockName), .int64(seconds)])
             guard try got?.optionalInt64("got") == 1 else {
                 throw MySQLError(kind: .migration, message: "timed out waiting for migration lock \(lockName)")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 
 /// A snapshot of a pool's counters.
 public struct MySQLPoolStats: Sendable, Hashable {
@@ -47,7 +48,7 @@ public final class MySQLConnectionPool: Sendable {
     public let configuration: MySQLConfiguration
     private let logger: Logger
     let metrics: MySQLMetrics
-    private let state = Locked(State())
+    private let state = NIOLockedValueBox(State())
 
     /// Creates a pool; no connection is opened until first use.
     /// - Parameters:
@@ -64,7 +65,7 @@ public final class MySQLConnectionPool: Sendable {
 
     /// Current counters.
     public var stats: MySQLPoolStats {
-        state.withLock {
+        state.withLockedValue {
             MySQLPoolStats(
                 size: configuration.poolSize, open: $0.open, inUse: $0.inUse, waiters: $0.waiters.count,
                 highWaterInUse: $0.highWater, leases: $0.leases)
@@ -86,7 +87,7 @@ public final class MySQLConnectionPool: Sendable {
             case create
             case wait
         }
-        let action: Action = try state.withLock { s in
+        let action: Action = try state.withLockedValue { s in
             if s.closed { throw MySQLError(kind: .poolClosed, message: "the pool is shut down") }
             if let c = s.idle.popLast() {
                 noteLeased(&s)
@@ -105,7 +106,7 @@ public final class MySQLConnectionPool: Sendable {
         case .create: grant = .slot
         case .wait: grant = try await waitForGrant()
         }
-        metrics.waitTime.recordNanoseconds((ContinuousClock.now - started).omsNanoseconds)
+        metrics.waitTime.record(duration: ContinuousClock.now - started)
         switch grant {
         case .connection(let c):
             return c
@@ -123,7 +124,7 @@ public final class MySQLConnectionPool: Sendable {
     }
 
     private func waitForGrant() async throws -> Grant {
-        let id = state.withLock { s -> UInt64 in
+        let id = state.withLockedValue { s -> UInt64 in
             s.nextWaiterID += 1
             return s.nextWaiterID
         }
@@ -134,7 +135,7 @@ public final class MySQLConnectionPool: Sendable {
                     case fail(Error)
                     case grant(Grant)
                 }
-                let now: Now = state.withLock { s in
+                let now: Now = state.withLockedValue { s in
                     if s.closed { return .fail(MySQLError(kind: .poolClosed, message: "the pool is shut down")) }
                     if Task.isCancelled { return .fail(CancellationError()) }
                     // A connection may have come back between the first check and now.
@@ -157,7 +158,7 @@ public final class MySQLConnectionPool: Sendable {
                 }
             }
         } onCancel: {
-            let waiter = state.withLock { s -> Waiter? in
+            let waiter = state.withLockedValue { s -> Waiter? in
                 guard let i = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                 return s.waiters.remove(at: i)
             }
@@ -167,7 +168,7 @@ public final class MySQLConnectionPool: Sendable {
 
     /// A connection slot whose connection could not be opened: pass it to a waiter or free it.
     private func giveBackSlot() {
-        let waiter = state.withLock { s -> Waiter? in
+        let waiter = state.withLockedValue { s -> Waiter? in
             s.inUse -= 1
             if s.waiters.isEmpty || s.closed {
                 s.open -= 1
@@ -185,7 +186,7 @@ public final class MySQLConnectionPool: Sendable {
             case idle
             case close
         }
-        let (next, inUse): (Next, Int) = state.withLock { s in
+        let (next, inUse): (Next, Int) = state.withLockedValue { s in
             s.inUse -= 1
             if s.closed {
                 s.open -= 1
@@ -397,7 +398,7 @@ public final class MySQLConnectionPool: Sendable {
 
     /// Stops the pool: waiters fail with `.poolClosed`, idle connections close now, leased ones when returned.
     public func shutdown() async {
-        let (idle, waiters) = state.withLock { s -> ([MySQLConnection], [Waiter]) in
+        let (idle, waiters) = state.withLockedValue { s -> ([MySQLConnection], [Waiter]) in
             s.closed = true
             let idle = s.idle
             let waiters = s.waiters
@@ -491,12 +492,5 @@ public struct MySQLBatchedTransaction {
     public func execute(_ sql: String, _ binds: [MySQLValue] = [], timeout: Duration? = nil) throws -> MySQLExecuteResult {
         metrics.queries.increment()
         return try session.run(sql, binds, timeout: timeout).1
-    }
-}
-
-extension Duration {
-    var omsNanoseconds: Int64 {
-        let (s, a) = components
-        return s * 1_000_000_000 + a / 1_000_000_000
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 
 /// A primary and an optional read replica.
 ///
@@ -12,7 +13,7 @@ public final class MySQLDatabase: Sendable {
     public let replica: MySQLConnectionPool?
     /// How long reads avoid a replica after it failed to connect.
     public let replicaRetryInterval: Duration
-    private let replicaDownUntil = Locked<ContinuousClock.Instant?>(nil)
+    private let replicaDownUntil = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     private let logger: Logger
 
     /// Creates the pools (no connection is opened until first use).
@@ -49,7 +50,7 @@ public final class MySQLDatabase: Sendable {
             do {
                 return try await replica.withConnection(body)
             } catch let e as MySQLError where e.kind == .connectionFailed || e.kind == .connectionLost {
-                replicaDownUntil.withLock { $0 = ContinuousClock.now + replicaRetryInterval }
+                replicaDownUntil.withLockedValue { $0 = ContinuousClock.now + replicaRetryInterval }
                 logger.warning("mysql replica unavailable; reading from primary", metadata: ["error": "\(e)"])
             }
         }
@@ -109,7 +110,7 @@ public final class MySQLDatabase: Sendable {
     }
 
     private var replicaAvailable: Bool {
-        replicaDownUntil.withLock { until in
+        replicaDownUntil.withLockedValue { until in
             guard let u = until else { return true }
             if ContinuousClock.now >= u {
                 until = nil

@@ -1,6 +1,7 @@
 import CMySQLClient
 import Foundation
 import Logging
+import OMSCore
 
 #if canImport(Glibc)
     import Glibc
@@ -46,7 +47,7 @@ final class MySQLSession: @unchecked Sendable {
     // MARK: Connection lifecycle
 
     private static func seconds(_ d: Duration) -> UInt32 {
-        UInt32(clamping: max(1, Int64(d.omsSeconds.rounded(.up))))
+        UInt32(clamping: max(1, Int64(d.inSeconds.rounded(.up))))
     }
 
     func connect() throws {
@@ -190,7 +191,7 @@ final class MySQLSession: @unchecked Sendable {
     private func applyTimeout(_ timeout: Duration?) throws {
         let wanted = timeout ?? configuration.statementTimeout
         guard wanted != appliedTimeout else { return }
-        let seconds = wanted?.omsSeconds ?? 0
+        let seconds = wanted?.inSeconds ?? 0
         if isMariaDB {
             try text("SET SESSION max_statement_time = \(String(format: "%.3f", seconds))")
         } else {

@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 
 /// A value bound to a statement parameter or read from a result column (binary protocol).
 ///
@@ -124,7 +125,7 @@ enum CivilTime {
     }
 
     static func components(of date: Date) -> Components {
-        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let micros = date.unixMicroseconds
         let perDay: Int64 = 86_400_000_000
         var days = micros / perDay
         var rem = micros % perDay
@@ -143,7 +144,7 @@ enum CivilTime {
         let days = daysFromCivil(year: c.year, month: c.month, day: c.day)
         let micros =
             days * 86_400_000_000 + Int64(c.hour * 3600 + c.minute * 60 + c.second) * 1_000_000 + Int64(c.microsecond)
-        return Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+        return Date(unixMicroseconds: micros)
     }
 
     static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {

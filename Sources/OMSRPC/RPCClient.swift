@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import OMSCore
 import OMSProto
 import OMSRPCCore
 
@@ -287,9 +288,7 @@ public final class RPCClient: RPCClientTransport, Sendable {
         var timeout: TimeAmount?
         if let remaining {
             guard remaining > .zero else { throw RPCError(.deadlineExceeded, "deadline exceeded") }
-            let (seconds, attoseconds) = remaining.components
-            let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-            timeoutMs = UInt32(clamping: max(milliseconds, 1))
+            timeoutMs = UInt32(clamping: max(remaining.millisecondsRoundedUp, 1))
             timeout = TimeAmount(remaining)
         }
         let buffer = metadata.withSortedEntries { entries in

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -83,8 +84,8 @@ public final class RedisClient: Sendable {
     /// The configuration.
     public let configuration: RedisConfiguration
     private let logger: Logger
-    private let state = Locked(State())
-    private let scriptSHAs = Locked<[String: String]>([:])
+    private let state = NIOLockedValueBox(State())
+    private let scriptSHAs = NIOLockedValueBox<[String: String]>([:])
 
     /// Creates a client; connections open on first use.
     /// - Parameters:
@@ -97,7 +98,7 @@ public final class RedisClient: Sendable {
 
     /// Current counters.
     public var stats: RedisPoolStats {
-        state.withLock {
+        state.withLockedValue {
             RedisPoolStats(size: configuration.poolSize, open: $0.open, inUse: $0.inUse, waiters: $0.waiters.count)
         }
     }
@@ -108,7 +109,7 @@ public final class RedisClient: Sendable {
             case create
             case wait(UInt64)
         }
-        let action: Action = try state.withLock { s in
+        let action: Action = try state.withLockedValue { s in
             if s.closed { throw RedisError(kind: .closed, message: "the client is shut down") }
             if let c = s.idle.popLast() {
                 s.inUse += 1
@@ -128,7 +129,7 @@ public final class RedisClient: Sendable {
         case .wait(let id):
             let granted: RedisConnection? = try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (cont: CheckedContinuation<RedisConnection?, Error>) in
-                    let immediate: Result<RedisConnection?, Error>? = state.withLock { s in
+                    let immediate: Result<RedisConnection?, Error>? = state.withLockedValue { s in
                         if s.closed { return .failure(RedisError(kind: .closed, message: "the client is shut down")) }
                         if Task.isCancelled { return .failure(CancellationError()) }
                         if let c = s.idle.popLast() {
@@ -141,7 +142,7 @@ public final class RedisClient: Sendable {
                     if let immediate { cont.resume(with: immediate) }
                 }
             } onCancel: {
-                let w = state.withLock { s -> CheckedContinuation<RedisConnection?, Error>? in
+                let w = state.withLockedValue { s -> CheckedContinuation<RedisConnection?, Error>? in
                     guard let i = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                     return s.waiters.remove(at: i).continuation
                 }
@@ -152,7 +153,7 @@ public final class RedisClient: Sendable {
     }
 
     private func release(_ c: RedisConnection) async {
-        let (waiter, close) = state.withLock { s -> (CheckedContinuation<RedisConnection?, Error>?, Bool) in
+        let (waiter, close) = state.withLockedValue { s -> (CheckedContinuation<RedisConnection?, Error>?, Bool) in
             if s.closed {
                 s.inUse -= 1
                 s.open -= 1
@@ -251,7 +252,7 @@ public final class RedisClient: Sendable {
     ) async throws -> RedisValue {
         let cacheKey = "\(script.name)@\(script.version)"
         var sha: String
-        if let known = scriptSHAs.withLock({ $0[cacheKey] }) {
+        if let known = scriptSHAs.withLockedValue({ $0[cacheKey] }) {
             sha = known
         } else {
             sha = try await load(script, cacheKey: cacheKey, timeout: timeout)
@@ -271,13 +272,13 @@ public final class RedisClient: Sendable {
         guard let sha = reply.string else {
             throw RedisError(kind: .protocol, message: "SCRIPT LOAD returned \(reply)")
         }
-        scriptSHAs.withLock { $0[cacheKey] = sha }
+        scriptSHAs.withLockedValue { $0[cacheKey] = sha }
         return sha
     }
 
     /// Closes idle connections now and leased ones when they come back; waiters fail with `.closed`.
     public func shutdown() async {
-        let (idle, waiters) = state.withLock {
+        let (idle, waiters) = state.withLockedValue {
             s -> ([RedisConnection], [CheckedContinuation<RedisConnection?, Error>]) in
             s.closed = true
             let idle = s.idle

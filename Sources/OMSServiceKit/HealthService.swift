@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import OMSAPI
+import OMSCore
 import OMSProto
 import OMSRPCCore
 
@@ -137,12 +138,11 @@ public struct RPCHealthProvider: HealthV1.HealthService {
             logger.warning("health check timed out", metadata: ["dependency": "\(check.name)", "limit": "\(timeout)"])
         }
         let elapsed = clock.now - start
-        let (seconds, attoseconds) = elapsed.components
         var result = HealthV1.DependencyCheck()
         result.name = check.name
         result.status = outcome == nil ? .serving : .notServing
         result.detail = outcome ?? ""
-        result.latencyUs = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        result.latencyUs = elapsed.wholeMicroseconds
         return result
     }
 }

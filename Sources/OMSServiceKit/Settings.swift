@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import NIOConcurrencyHelpers
 import OMSClient
+import OMSCore
 
 /// Why a service refuses to start: one line naming the cause (printed, then exit 1).
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
@@ -139,8 +141,7 @@ public enum SettingValue {
 
     /// A duration as the settings write it: the largest unit that divides it (`15m`, `500ms`).
     public static func format(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        let ms = duration.wholeMilliseconds
         let units: [(String, Int64)] = [("h", 3_600_000), ("m", 60_000), ("s", 1000)]
         for (suffix, factor) in units where ms != 0 && ms % factor == 0 {
             return "\(ms / factor)\(suffix)"
@@ -285,12 +286,10 @@ struct SettingContext: Sendable {
 }
 
 /// The declarations seen while the option structs were built.
-final class SettingCatalog: @unchecked Sendable {
-    // @unchecked: `declared` is only touched under `lock`.
-    private let lock = NSLock()
-    private var declared: [String: DeclaredSetting] = [:]
+final class SettingCatalog: Sendable {
+    private let declared = NIOLockedValueBox<[String: DeclaredSetting]>([:])
 
-    func record(_ setting: DeclaredSetting) { lock.withLock { declared[setting.key] = setting } }
+    func record(_ setting: DeclaredSetting) { declared.withLockedValue { $0[setting.key] = setting } }
 
-    var settings: [DeclaredSetting] { lock.withLock { declared.values.sorted { $0.key < $1.key } } }
+    var settings: [DeclaredSetting] { declared.withLockedValue { $0.values.sorted { $0.key < $1.key } } }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
     import Glibc
@@ -76,11 +77,11 @@ public enum ToolProcess {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = out
         process.standardError = err
-        let exited = Flag()
-        let killed = Flag()
+        let exited = NIOLockedValueBox(false)
+        let killed = NIOLockedValueBox(false)
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             process.terminationHandler = { p in
-                exited.set()
+                exited.withLockedValue { $0 = true }
                 continuation.resume(returning: p.terminationStatus)
             }
             do {
@@ -94,15 +95,15 @@ public enum ToolProcess {
             let pid = process.processIdentifier
             Task {
                 try? await Task.sleep(for: timeLimit)
-                if !exited.isSet {
-                    killed.set()
+                if !exited.withLockedValue({ $0 }) {
+                    killed.withLockedValue { $0 = true }
                     kill(pid, SIGKILL)
                 }
             }
         }
         let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
         let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        return Result(status: status, stdout: stdout, stderr: stderr, timedOut: killed.isSet)
+        return Result(status: status, stdout: stdout, stderr: stderr, timedOut: killed.withLockedValue { $0 })
     }
 
     /// A new empty directory under the system's temporary directory.
@@ -112,15 +113,6 @@ public enum ToolProcess {
             "\(prefix)-\(String(UInt64.random(in: .min ... .max), radix: 36))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
-    }
-
-    /// A flag set once from the watchdog task and read after the process ended.
-    private final class Flag: @unchecked Sendable {
-        // @unchecked: `value` is only touched under `lock`.
-        private let lock = NSLock()
-        private var value = false
-        func set() { lock.withLock { value = true } }
-        var isSet: Bool { lock.withLock { value } }
     }
 }
 

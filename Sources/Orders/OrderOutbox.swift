@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import OMSCore
 import OMSMySQL
 
 /// A refund the orders service asks payments for (outbox kind `refund`).
@@ -100,7 +101,7 @@ public struct OrdersOutboxRelay: Sendable {
                 """
                 UPDATE order_outbox SET lease_until = ?, attempts = attempts + 1
                 WHERE id = ? AND delivered_at IS NULL AND (lease_until IS NULL OR lease_until < ?)
-                """, [.datetime(Date().addingTimeInterval(Self.seconds(lease))), .int64(id), .datetime(Date())])
+                """, [.datetime(Date().addingTimeInterval(lease.inSeconds)), .int64(id), .datetime(Date())])
             guard claimed.affectedRows == 1 else { continue }
             do {
                 try await deliver(kind: try row.string("kind"), payload: try row.json("payload"))
@@ -124,7 +125,7 @@ public struct OrdersOutboxRelay: Sendable {
     }
 
     func deliver(kind: String, payload: String) async throws {
-        guard let object = try JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any] else {
+        guard let object = JSONText.parseObject(payload) else {
             throw OutboxPayloadError(message: "payload is not an object")
         }
         switch kind {
@@ -158,10 +159,6 @@ public struct OrdersOutboxRelay: Sendable {
         if let s = o[key] as? String { return s }
         if let n = o[key] as? NSNumber { return n.stringValue }
         throw OutboxPayloadError(message: "\(key) is missing")
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }
 

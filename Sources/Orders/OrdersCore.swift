@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import OMSMySQL
 import OMSRPCCore
 import OMSServiceKit
@@ -478,34 +479,36 @@ public final class OrdersCore: Sendable {
 }
 
 /// Which customers and orders this instance wrote recently (reads about them go to the primary).
-final class RecentWrites: @unchecked Sendable {
-    // @unchecked Sendable: the dictionaries are only touched under `lock`.
-    private let lock = NSLock()
-    private var customers: [String: ContinuousClock.Instant] = [:]
-    private var orders: [Int64: ContinuousClock.Instant] = [:]
+final class RecentWrites: Sendable {
+    private struct Entries {
+        var customers: [String: ContinuousClock.Instant] = [:]
+        var orders: [Int64: ContinuousClock.Instant] = [:]
+    }
+
+    private let entries = NIOLockedValueBox(Entries())
     private let window: Duration
 
     init(window: Duration) { self.window = window }
 
     func note(customerID: String, orderID: Int64) {
         let until = ContinuousClock.now + window
-        lock.lock()
-        defer { lock.unlock() }
-        customers[customerID] = until
-        orders[orderID] = until
-        if customers.count > 100_000 || orders.count > 100_000 {
-            let now = ContinuousClock.now
-            customers = customers.filter { $0.value > now }
-            orders = orders.filter { $0.value > now }
+        entries.withLockedValue { e in
+            e.customers[customerID] = until
+            e.orders[orderID] = until
+            if e.customers.count > 100_000 || e.orders.count > 100_000 {
+                let now = ContinuousClock.now
+                e.customers = e.customers.filter { $0.value > now }
+                e.orders = e.orders.filter { $0.value > now }
+            }
         }
     }
 
     func isRecent(customerID: String?, orderID: Int64?) -> Bool {
         let now = ContinuousClock.now
-        lock.lock()
-        defer { lock.unlock() }
-        if let customerID, let t = customers[customerID], t > now { return true }
-        if let orderID, let t = orders[orderID], t > now { return true }
-        return false
+        return entries.withLockedValue { e in
+            if let customerID, let t = e.customers[customerID], t > now { return true }
+            if let orderID, let t = e.orders[orderID], t > now { return true }
+            return false
+        }
     }
 }

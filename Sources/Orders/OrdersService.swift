@@ -132,8 +132,8 @@ public struct OrdersService: OrdersV1.OrdersService {
         }
         let query = OrderSearchQuery(
             text: request.query, statuses: statuses,
-            createdFrom: request.createdFromUs == 0 ? nil : Self.date(us: request.createdFromUs),
-            createdBefore: request.createdToUs == 0 ? nil : Self.date(us: request.createdToUs),
+            createdFrom: request.createdFromUs == 0 ? nil : Date(unixMicroseconds: request.createdFromUs),
+            createdBefore: request.createdToUs == 0 ? nil : Date(unixMicroseconds: request.createdToUs),
             deliveryPreference: request.deliveryPreference.isEmpty ? nil : request.deliveryPreference,
             giftOnly: request.giftOnly, itemColour: request.itemColour.isEmpty ? nil : request.itemColour,
             itemSize: request.itemSize.isEmpty ? nil : request.itemSize,
@@ -219,7 +219,7 @@ public struct OrdersService: OrdersV1.OrdersService {
 
     static func address(_ json: String) -> CommonV1.Address {
         var a = CommonV1.Address()
-        guard let o = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else { return a }
+        guard let o = JSONText.parseObject(json) else { return a }
         a.name = o["name"] as? String ?? ""
         a.line1 = o["line1"] as? String ?? ""
         a.line2 = o["line2"] as? String ?? ""
@@ -238,8 +238,6 @@ public struct OrdersService: OrdersV1.OrdersService {
         return m
     }
 
-    static func date(us: Int64) -> Date { Date(timeIntervalSince1970: Double(us) / 1_000_000) }
-    static func us(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
 
     static func status(_ s: OrderStatus) -> OrdersV1.OrderStatus {
         switch s {
@@ -300,8 +298,8 @@ public struct OrdersService: OrdersV1.OrdersService {
         w.reservationID = o.reservationID ?? ""
         w.paymentID = o.paymentReference ?? ""
         w.cancelReason = o.cancelReason ?? ""
-        w.createdAtUs = us(o.createdAt)
-        w.updatedAtUs = us(o.updatedAt)
+        w.createdAtUs = o.createdAt.unixMicroseconds
+        w.updatedAtUs = o.updatedAt.unixMicroseconds
         w.version = Int64(o.version)
         w.consistencyToken = ReadConsistency.writeToken(for: o)
         return w
@@ -315,7 +313,7 @@ public struct OrdersService: OrdersV1.OrdersService {
         w.toStatus = status(e.toStatus)
         w.kind = e.event
         w.detailJson = e.detailJSON
-        w.atUs = us(e.createdAt)
+        w.atUs = e.createdAt.unixMicroseconds
         return w
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 import OMSRPCCore
 
 /// A payment intent as callers see it (and as the first result of an idempotent call is replayed).
@@ -131,9 +132,6 @@ public enum PaymentsValidation {
 }
 
 extension Date {
-    /// Unix microseconds.
-    var unixMicros: Int64 { Int64((timeIntervalSince1970 * 1_000_000).rounded()) }
-
     /// This instant truncated to whole microseconds (what DATETIME(6) keeps).
-    var truncatedToMicros: Date { Date(timeIntervalSince1970: Double(unixMicros) / 1_000_000) }
+    var truncatedToMicros: Date { Date(unixMicroseconds: unixMicroseconds) }
 }

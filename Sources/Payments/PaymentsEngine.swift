@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import OMSCore
 import OMSMySQL
 import OMSRPCCore
 
@@ -115,8 +116,8 @@ public final class PaymentsEngine: Sendable {
                 currency: command.currency.code, amount: command.amount, capturedAmount: 0, refundedAmount: 0,
                 cardBrand: command.card.number.brand.rawValue, cardLastFour: command.card.number.lastFour,
                 cardExpiryMonth: command.card.expiryMonth, cardExpiryYear: command.card.expiryYear,
-                providerReference: nil, failureCode: nil, version: 0, createdAtMicros: now.unixMicros,
-                updatedAtMicros: now.unixMicros)
+                providerReference: nil, failureCode: nil, version: 0, createdAtMicros: now.unixMicroseconds,
+                updatedAtMicros: now.unixMicroseconds)
             let row = IntentRow(
                 record: record, requestHash: hash, providerKey: "oms-pay-\(id)",
                 claimedUntil: claimExpiry(deadline: deadline),
@@ -169,7 +170,7 @@ public final class PaymentsEngine: Sendable {
                     { [provider] in
                         try await provider.authorize(request)
                     })
-                metrics.providerLatency.recordNanoseconds((ContinuousClock.now - start).nanosecondsForMetrics)
+                metrics.providerLatency.record(duration: ContinuousClock.now - start)
             }
         } catch let error as RPCError {
             throw error
@@ -217,7 +218,7 @@ public final class PaymentsEngine: Sendable {
         var updated = start
         updated.status = machine.status
         updated.version = row.version + 1
-        updated.updatedAtMicros = now.unixMicros
+        updated.updatedAtMicros = now.unixMicroseconds
         let result = try encode(updated)
         do {
             try await repository.completeAuthorization(
@@ -334,10 +335,10 @@ public final class PaymentsEngine: Sendable {
             updated.capturedAmount = machine.capturedAmount
             updated.refundedAmount = machine.refundedAmount
             updated.version = intent.version + 1
-            updated.updatedAtMicros = now.unixMicros
+            updated.updatedAtMicros = now.unixMicroseconds
             let opRecord = PaymentOperationRecord(
                 id: UInt64(ids.next()), paymentID: paymentID, kind: kind, idempotencyKey: key, amount: amount,
-                createdAtMicros: now.unixMicros)
+                createdAtMicros: now.unixMicroseconds)
             let result = PaymentOperationResult(operation: opRecord, payment: updated)
             let op = OperationRow(
                 record: opRecord, requestHash: hash, state: "pending", claimedUntil: claimExpiry(deadline: deadline),
@@ -474,7 +475,7 @@ public final class PaymentsEngine: Sendable {
                 case .completed(let outcome):
                     _ = try await recordOutcome(claimed, outcome: outcome, log: log)
                     settledIntents += 1
-                case .notFound where now.timeIntervalSince(row.createdAt) > settings.abandonAfter.secondsForPayments:
+                case .notFound where now.timeIntervalSince(row.createdAt) > settings.abandonAfter.inSeconds:
                     var machine = try PaymentIntentStateMachine(
                         status: .pending, amount: row.record.amount, capturedAmount: 0, refundedAmount: 0)
                     let transition = try machine.authorizationFailed()
@@ -511,7 +512,7 @@ public final class PaymentsEngine: Sendable {
     // MARK: Helpers
 
     private func claimExpiry(deadline: ContinuousClock.Instant?) -> Date {
-        Date().addingTimeInterval((callTimeout(deadline: deadline) + settings.claimMargin).secondsForPayments)
+        Date().addingTimeInterval((callTimeout(deadline: deadline) + settings.claimMargin).inSeconds)
     }
 
     /// How long one provider call may take: what is left of the caller's deadline (less a little
@@ -585,17 +586,5 @@ struct EngineMetrics: Sendable {
 
     func operations(_ kind: PaymentOperationKind) -> Counter {
         Counter(label: "oms_payments_operations_total", dimensions: [("kind", kind.rawValue)])
-    }
-}
-
-extension Duration {
-    var secondsForPayments: Double {
-        let (s, a) = components
-        return Double(s) + Double(a) / 1e18
-    }
-
-    var nanosecondsForMetrics: Int64 {
-        let (s, a) = components
-        return s * 1_000_000_000 + a / 1_000_000_000
     }
 }

@@ -313,7 +313,7 @@ struct PaymentsRepository: Sendable {
             cardExpiryMonth: try row.int("card_exp_month"), cardExpiryYear: try row.int("card_exp_year"),
             providerReference: try row.optionalString("provider_reference"),
             failureCode: try row.optionalString("failure_code"), version: try row.int64("version"),
-            createdAtMicros: createdAt.unixMicros, updatedAtMicros: try row.date("updated_at").unixMicros)
+            createdAtMicros: createdAt.unixMicroseconds, updatedAtMicros: try row.date("updated_at").unixMicroseconds)
         return IntentRow(
             record: record, requestHash: try row.string("request_hash"), providerKey: try row.string("provider_key"),
             claimedUntil: try row.optionalDate("claimed_until"), result: try row.optionalBytes("result"),
@@ -327,7 +327,7 @@ struct PaymentsRepository: Sendable {
         let record = PaymentOperationRecord(
             id: try row.uint64("id"), paymentID: try row.uint64("payment_id"), kind: kind,
             idempotencyKey: try row.string("idempotency_key"), amount: try row.int64("amount"),
-            createdAtMicros: try row.date("created_at").unixMicros)
+            createdAtMicros: try row.date("created_at").unixMicroseconds)
         return OperationRow(
             record: record, requestHash: try row.string("request_hash"), state: try row.string("state"),
             claimedUntil: try row.optionalDate("claimed_until"), attempts: try row.int64("attempts"),

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OMSAPI
+import OMSCore
 import OMSMySQL
 import OMSProto
 import OMSRPCCore
@@ -164,7 +165,7 @@ public struct PaymentsService: PaymentsV1.PaymentsService {
     static func metadata(_ json: String, field: String) throws -> [String: String] {
         guard !json.isEmpty else { return [:] }
         guard json.utf8.count <= 4096 else { throw RPCError.invalidArgument("\(field) must be at most 4096 bytes") }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+        guard let object = JSONText.parseObject(json) else {
             throw RPCError.invalidArgument("\(field) must be a JSON object")
         }
         var strings: [String: String] = [:]

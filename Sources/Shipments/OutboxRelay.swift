@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import OMSCore
 import OMSMySQL
 import OMSRPCCore
 
@@ -94,7 +95,7 @@ public struct OutboxRelay: Sendable {
                 ORDER BY id LIMIT ?
                 """,
                 [
-                    .string(token), .datetime(start.addingTimeInterval(lease.seconds)), .datetime(start),
+                    .string(token), .datetime(start.addingTimeInterval(lease.inSeconds)), .datetime(start),
                     .datetime(start), .int64(Int64(batchSize)),
                 ])
             return try await c.query(
@@ -197,7 +198,7 @@ public struct OutboxRelay: Sendable {
         let attempts = row.attempts + 1
         let parked = attempts >= maxAttempts
         let exponent = min(attempts - 1, 20)
-        let backoff = min(0.2 * Double(1 << exponent), maxBackoff.seconds)
+        let backoff = min(0.2 * Double(1 << exponent), maxBackoff.inSeconds)
         let message = String(String(describing: error).prefix(500))
         _ = try await database.write { c in
             try await c.execute(
@@ -222,13 +223,5 @@ public struct OutboxRelay: Sendable {
             Counter(label: "oms_shipments_outbox_retries_total", dimensions: [("kind", row.kind)]).increment()
             logger.warning("outbox delivery failed; will retry", metadata: metadata)
         }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds as a Double.
-    var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import OMSAPI
+import OMSCore
 import OMSProto
 
 /// One line of a stored shipment.
@@ -78,11 +79,6 @@ extension ShipmentState {
     }
 }
 
-extension Date {
-    /// Microseconds since the Unix epoch.
-    var unixMicroseconds: Int64 { Int64((timeIntervalSince1970 * 1_000_000).rounded()) }
-}
-
 /// Payload of an outbox `capture` row.
 struct CapturePayload: Codable, Sendable, Hashable {
     var paymentID: String
@@ -134,15 +130,3 @@ struct LabelDocument: Codable, Sendable, Hashable {
     }
 }
 
-enum JSONText {
-    /// Compact JSON with sorted keys.
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-}

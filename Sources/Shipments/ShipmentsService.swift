@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import OMSAPI
+import OMSCore
 import OMSMySQL
 import OMSProto
 import OMSRPCCore

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import OMSMySQL
 
 /// The in-process baseline: the durable writes of one successful checkout — the coordinator's log, the
@@ -23,7 +24,7 @@ final class Baseline: Sendable {
     let pool: MySQLConnectionPool
     let schema: String
     let prefix: String
-    private let ids = Protected<(ms: Int64, seq: Int64)>((0, 0))
+    private let ids = NIOLockedValueBox<(ms: Int64, seq: Int64)>((0, 0))
 
     /// - Parameters:
     ///   - adminURL: a MySQL URL of a user who may create the scratch schema.
@@ -92,7 +93,7 @@ final class Baseline: Sendable {
     /// A time-ordered 64-bit id: milliseconds since 2020 in the high bits, a sequence below.
     func nextID() -> Int64 {
         let ms = Int64(Date().timeIntervalSince1970 * 1000) - 1_577_836_800_000
-        return ids.withLock { s in
+        return ids.withLockedValue { s in
             if ms > s.ms {
                 s = (ms, 0)
             } else {

@@ -1,4 +1,6 @@
 import Foundation
+import NIOConcurrencyHelpers
+import OMSCore
 import OMSLoadgenCore
 
 /// Drives operations `0..<total` (or until `duration` has passed) in closed or open loop.
@@ -19,13 +21,13 @@ struct LoadExecutor: Sendable {
         let deadline = duration.map { start + $0 }
         switch mode {
         case .closedLoop(let concurrency):
-            let next = Protected(0)
+            let next = NIOLockedValueBox(0)
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<max(1, min(concurrency, total)) {
                     group.addTask {
                         while true {
                             if let deadline, ContinuousClock.now >= deadline { return }
-                            let index = next.withLock { n -> Int in
+                            let index = next.withLockedValue { n -> Int in
                                 defer { n += 1 }
                                 return n
                             }
@@ -37,18 +39,18 @@ struct LoadExecutor: Sendable {
             }
         case .openLoop(let rate, let maxInFlight):
             let pacer = OpenLoopPacer(rate: rate)
-            let inFlight = Protected(0)
+            let inFlight = NIOLockedValueBox(0)
             // Discarding: finished operations free their task at once (a long open-loop run starts millions).
             await withDiscardingTaskGroup { group in
                 var sent = 0
                 while sent < total {
                     let now = ContinuousClock.now
                     if let deadline, now >= deadline { break }
-                    let due = min(total, pacer.dueCount(atNanoseconds: (now - start).nanoseconds))
+                    let due = min(total, pacer.dueCount(atNanoseconds: (now - start).wholeNanoseconds))
                     while sent < due {
                         let index = sent
                         sent += 1
-                        let admitted = inFlight.withLock { n -> Bool in
+                        let admitted = inFlight.withLockedValue { n -> Bool in
                             guard n < maxInFlight else { return false }
                             n += 1
                             return true
@@ -60,7 +62,7 @@ struct LoadExecutor: Sendable {
                         let dueAt = start + .nanoseconds(pacer.dueOffsetNanoseconds(of: index))
                         group.addTask {
                             await operation(index, dueAt)
-                            inFlight.withLock { $0 -= 1 }
+                            inFlight.withLockedValue { $0 -= 1 }
                         }
                     }
                     let nextDue = start + .nanoseconds(pacer.dueOffsetNanoseconds(of: sent))
@@ -70,13 +72,6 @@ struct LoadExecutor: Sendable {
             }
         }
         return ContinuousClock.now - start
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (s, atto) = components
-        return s * 1_000_000_000 + atto / 1_000_000_000
     }
 }
 
@@ -93,7 +88,7 @@ struct ProgressPrinter: Sendable {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled { break }
             let i = stats.takeInterval()
-            let t = Int((ContinuousClock.now - start).seconds.rounded())
+            let t = Int((ContinuousClock.now - start).inSeconds.rounded())
             let line = label + String(
                 format: " t=%3ds  %5d checkouts/s  placed %5d  rejected %5d  errors %4d  p50 %7.1f ms  p99 %7.1f ms\n",
                 t, i.checkouts, i.placed, i.rejected, i.errors, Double(i.p50) / 1000, Double(i.p99) / 1000)

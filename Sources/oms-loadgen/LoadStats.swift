@@ -1,23 +1,8 @@
 import Foundation
 import Histogram
+import NIOConcurrencyHelpers
+import OMSCore
 import OMSLoadgenCore
-
-/// A lock-protected box; the lock is never held across an `await`.
-final class Protected<Value>: @unchecked Sendable {
-    // @unchecked: every access to `value` goes through `lock`.
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-    }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
 
 /// Counters and latency histograms of a run (thread-safe). Latencies are in microseconds, from the time an
 /// operation was due (open loop) or sent (closed loop) until its answer.
@@ -43,7 +28,7 @@ final class LoadStats: Sendable {
         var intervalErrors = 0
     }
 
-    let state = Protected(State())
+    let state = NIOLockedValueBox(State())
     /// When set, the run counts as sold out once this many units were placed.
     let soldOutUnits: Int64?
     let start: ContinuousClock.Instant
@@ -58,9 +43,9 @@ final class LoadStats: Sendable {
         key: String, kind: CheckoutResultKind, outcome: ClientOutcome, units: Int64, latency: Duration,
         errorCode: String? = nil
     ) {
-        let micros = UInt64(max(0, latency.microseconds))
+        let micros = UInt64(max(0, latency.wholeMicroseconds))
         let now = ContinuousClock.now - start
-        state.withLock { s in
+        state.withLockedValue { s in
             _ = s.checkout.record(micros)
             _ = s.interval.record(micros)
             s.results[kind, default: 0] += 1
@@ -86,8 +71,8 @@ final class LoadStats: Sendable {
 
     /// Records a read.
     func recordRead(kind: String, ok: Bool, latency: Duration, errorCode: String? = nil) {
-        let micros = UInt64(max(0, latency.microseconds))
-        state.withLock { s in
+        let micros = UInt64(max(0, latency.wholeMicroseconds))
+        state.withLockedValue { s in
             _ = s.reads.record(micros)
             if ok { s.readsOK += 1 } else { s.readErrors += 1 }
             s.readKinds[kind, default: 0] += 1
@@ -97,12 +82,12 @@ final class LoadStats: Sendable {
 
     /// Counts an operation that could not be sent because too many were in flight.
     func recordDropped() {
-        state.withLock { $0.dropped += 1 }
+        state.withLockedValue { $0.dropped += 1 }
     }
 
     /// One progress line's numbers, resetting the interval counters.
     func takeInterval() -> (checkouts: Int, placed: Int, rejected: Int, errors: Int, p50: UInt64, p99: UInt64) {
-        state.withLock { s in
+        state.withLockedValue { s in
             let r = (
                 s.intervalCheckouts, s.intervalPlaced, s.intervalRejected, s.intervalErrors,
                 s.interval.totalCount > 0 ? s.interval.valueAtPercentile(50) : 0,
@@ -117,19 +102,5 @@ final class LoadStats: Sendable {
         }
     }
 
-    func snapshot() -> State { state.withLock { $0 } }
-}
-
-extension Duration {
-    /// Whole microseconds.
-    var microseconds: Int64 {
-        let (s, atto) = components
-        return s * 1_000_000 + atto / 1_000_000_000_000
-    }
-
-    /// Seconds as a double.
-    var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
-    }
+    func snapshot() -> State { state.withLockedValue { $0 } }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import OMSAPI
 import OMSClient
+import OMSCore
 import OMSLoadgenCore
 
 /// The JSON result of a run (`--json-out`).
@@ -131,7 +133,7 @@ struct ScenarioRunner {
             say("setup failed: \(error)")
             return LoadgenExit.setupFailed
         }
-        let setupSeconds = (ContinuousClock.now - setupStart).seconds
+        let setupSeconds = (ContinuousClock.now - setupStart).inSeconds
 
         // The load.
         let stats = LoadStats(soldOutUnits: soldOutUnits)
@@ -144,7 +146,7 @@ struct ScenarioRunner {
         printer.cancel()
         _ = await printer.value
         let s = stats.snapshot()
-        say("load finished after \(String(format: "%.1f", wall.seconds)) s")
+        say("load finished after \(String(format: "%.1f", wall.inSeconds)) s")
 
         // Recovery wait, reconciliation, audit.
         var audit: AuditReport?
@@ -199,19 +201,19 @@ struct ScenarioRunner {
         counts.dropped = s.dropped
         counts.readsOK = s.readsOK
         counts.readErrors = s.readErrors
-        let seconds = max(wall.seconds, 1e-6)
+        let seconds = max(wall.inSeconds, 1e-6)
         let rejections = counts.outOfStock + counts.declined + counts.invalid + counts.failed
         let placedPerSecond = Double(counts.placed) / seconds
         let result = RunResult(
             scenario: scenario, runID: runID, prefix: prefix, startedAt: startedAt, seed: common.seed,
-            mode: mode.description, parameters: parameters, setupSeconds: setupSeconds, wallSeconds: wall.seconds,
+            mode: mode.description, parameters: parameters, setupSeconds: setupSeconds, wallSeconds: wall.inSeconds,
             counts: counts, errorCodes: s.errorCodes, readKinds: s.readKinds,
             checkoutsPerSecond: Double(checkouts) / seconds, placedPerSecond: placedPerSecond,
             rejectionsPerSecond: Double(rejections) / seconds, readsPerSecond: Double(counts.readsOK + counts.readErrors) / seconds,
             placedUnits: s.placedUnits, stockedUnits: products.reduce(0) { $0 + $1.stock },
             soldOut: soldOutUnits.map { s.placedUnits >= $0 } ?? false,
-            timeToSellOutSeconds: (s.soldOutAt ?? (soldOutUnits != nil ? s.lastPlacedAt : nil))?.seconds,
-            firstOutOfStockSeconds: s.firstOutOfStockAt?.seconds,
+            timeToSellOutSeconds: (s.soldOutAt ?? (soldOutUnits != nil ? s.lastPlacedAt : nil))?.inSeconds,
+            firstOutOfStockSeconds: s.firstOutOfStockAt?.inSeconds,
             checkoutLatencyMs: LatencySummary(s.checkout), readLatencyMs: LatencySummary(s.reads),
             recoveryWaitSeconds: recoveryWait, openCheckoutsAfterWait: stillOpen, baseline: baseline,
             suiteOverBaseline: baseline.flatMap { $0.placedPerSecond > 0 ? placedPerSecond / $0.placedPerSecond : nil },
@@ -253,7 +255,7 @@ struct ScenarioRunner {
             try await baseline.stock(products)
             let stats = LoadStats()
             let skus = products.map(\.sku)
-            let errors = Protected(0)
+            let errors = NIOLockedValueBox(0)
             let wall = await LoadExecutor(
                 mode: .closedLoop(concurrency: poolSize), total: Int.max, duration: .milliseconds(Int64(seconds * 1000))
             ).run(stats: stats) { index, due in
@@ -266,7 +268,7 @@ struct ScenarioRunner {
                         key: key, kind: placed ? .placed : .outOfStock, outcome: .unknown(detail: "baseline"), units: c.units,
                         latency: ContinuousClock.now - due)
                 } catch {
-                    let first = errors.withLock { n -> Bool in
+                    let first = errors.withLockedValue { n -> Bool in
                         n += 1
                         return n == 1
                     }
@@ -281,9 +283,9 @@ struct ScenarioRunner {
             await baseline.shutdown()
             let placed = s.results[.placed] ?? 0
             return RunResult.BaselineResult(
-                seconds: wall.seconds, concurrency: poolSize,
+                seconds: wall.inSeconds, concurrency: poolSize,
                 checkouts: CheckoutResultKind.allCases.reduce(0) { $0 + (s.results[$1] ?? 0) }, placed: placed,
-                errors: s.results[.error] ?? 0, placedPerSecond: Double(placed) / max(wall.seconds, 1e-6),
+                errors: s.results[.error] ?? 0, placedPerSecond: Double(placed) / max(wall.inSeconds, 1e-6),
                 latencyMs: LatencySummary(s.checkout))
         } catch {
             try? await baseline.drop()
@@ -321,11 +323,11 @@ enum AuditRunner {
             let start = ContinuousClock.now
             var open = try await collector.openCheckouts(scope: scope)
             if open > 0 { say("waiting up to \(Int(scope.recoveryWindowSeconds)) s for \(open) unfinished checkout(s)") }
-            while open > 0 && (ContinuousClock.now - start).seconds < scope.recoveryWindowSeconds {
+            while open > 0 && (ContinuousClock.now - start).inSeconds < scope.recoveryWindowSeconds {
                 try await Task.sleep(for: .milliseconds(500))
                 open = try await collector.openCheckouts(scope: scope)
             }
-            let waited = (ContinuousClock.now - start).seconds
+            let waited = (ContinuousClock.now - start).inSeconds
             try await reconcile(clients: clients, skus: skus)
             // A checkout still open now has been unfinished for the whole window after the load ended (its age
             // counts from its creation, so it exceeds the window): the rule reports it.

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import OMSAPI
 import OMSClient
 import OMSLoadgenCore
@@ -30,14 +31,14 @@ struct SuiteDriver: Sendable {
     /// - Returns: SKU → units received.
     /// - Throws: the first RPC error.
     func setUp(_ products: [Product], concurrency: Int) async throws -> [String: Int64] {
-        let next = Protected(0)
+        let next = NIOLockedValueBox(0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<max(1, min(concurrency, products.count)) {
                 group.addTask {
                     let inventory = client(worker).inventory
                     let options = CallOptions(timeout: .seconds(30))
                     while true {
-                        let i = next.withLock { n -> Int in
+                        let i = next.withLockedValue { n -> Int in
                             defer { n += 1 }
                             return n
                         }
@@ -198,8 +199,8 @@ struct SuiteDriver: Sendable {
 }
 
 extension LoadStats {
-    func snapshotInvalidCount() -> Int { state.withLock { $0.results[.invalid] ?? 0 } }
+    func snapshotInvalidCount() -> Int { state.withLockedValue { $0.results[.invalid] ?? 0 } }
 
     /// Counts a compensated step failure by step and code (shown with the error codes).
-    func noteFailure(_ label: String) { state.withLock { $0.errorCodes["failed/" + label, default: 0] += 1 } }
+    func noteFailure(_ label: String) { state.withLockedValue { $0.errorCodes["failed/" + label, default: 0] += 1 } }
 }

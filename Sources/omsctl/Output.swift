@@ -1,5 +1,6 @@
 import Foundation
 import OMSAPI
+import OMSCore
 
 /// A JSON document built by hand from the generated message types (which are not Codable), rendered with
 /// JSONSerialization (sorted keys).
@@ -96,7 +97,7 @@ enum Out {
         guard us != 0 else { return "-" }
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date(timeIntervalSince1970: Double(us) / 1e6))
+        return f.string(from: Date(unixMicroseconds: us))
     }
 
     /// The case name of a generated enum (`confirmed`, `pendingPayment`).

@@ -1,5 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import OMSAPI
+import OMSCore
 import OMSMySQL
 import OMSProto
 import OMSRPCCore
@@ -19,13 +21,13 @@ struct InventoryBenchmark {
     static func measure(total: Int, concurrency: Int, _ op: @escaping @Sendable (Int) async throws -> Void) async throws
         -> Double
     {
-        let next = InventoryLocked(0)
+        let next = NIOLockedValueBox(0)
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<concurrency {
                 group.addTask {
                     while true {
-                        let i = next.withLock { n -> Int in
+                        let i = next.withLockedValue { n -> Int in
                             n += 1
                             return n - 1
                         }
@@ -36,7 +38,7 @@ struct InventoryBenchmark {
             }
             try await group.waitForAll()
         }
-        let seconds = Double((ContinuousClock.now - started).nanoseconds) / 1e9
+        let seconds = (ContinuousClock.now - started).inSeconds
         return Double(total) / seconds
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import OMSAPI
+import OMSCore
 import OMSMySQL
 import OMSProto
 import OMSRPCCore
@@ -147,7 +148,7 @@ struct ReservationLifecycleTests {
             #expect(try await h.gateUnits("EX-1") == 2)
             // Extending a held one moves its expiry.
             let ext = try await h.a.extendReservation(.init(reservationID: "exp-2", ttlMs: 3_600_000), context: ctx)
-            #expect(ext.reservation?.expiresAtUs ?? 0 > Date().addingTimeInterval(3000).unixMicros)
+            #expect(ext.reservation?.expiresAtUs ?? 0 > Date().addingTimeInterval(3000).unixMicroseconds)
             #expect(await statusCode {
                 _ = try await h.a.extendReservation(.init(reservationID: "exp-1", ttlMs: 60_000), context: ctx)
             } == .failedPrecondition)

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import OMSMySQL
 import OMSTestKit
 import Testing
@@ -372,11 +373,9 @@ final class ThreadBarrier: @unchecked Sendable {
 }
 
 /// A counter shared by threads.
-final class ThreadCounter: @unchecked Sendable {
-    // @unchecked: `count` is guarded by `lock`.
-    private let lock = NSLock()
-    private var count = 0
+final class ThreadCounter: Sendable {
+    private let count = NIOLockedValueBox(0)
 
-    func increment() { lock.withLock { count += 1 } }
-    var value: Int { lock.withLock { count } }
+    func increment() { count.withLockedValue { $0 += 1 } }
+    var value: Int { count.withLockedValue { $0 } }
 }

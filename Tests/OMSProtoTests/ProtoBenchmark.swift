@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 import Testing
 import OMSProto
 
@@ -56,7 +57,7 @@ import OMSProto
             for _ in 0..<iterations { sink &+= ((try? RpcV1.Frame(serializedBytes: frameBytes)) == nil ? 0 : 1) }
         }
         func report(_ name: String, _ d: Duration, _ size: Int) {
-            let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+            let seconds = d.inSeconds
             let perSecond = Double(iterations) / seconds
             print(String(format: "BENCH %@: %d bytes, %.0f msg/s, %.2f µs/msg, %.1f MB/s",
                          name, size, perSecond, seconds / Double(iterations) * 1e6, perSecond * Double(size) / 1e6))

@@ -2,6 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import OMSCore
 import OMSRPC
 import OMSRPCCore
 import Testing
@@ -55,7 +56,7 @@ struct RPCBenchmark {
                         try await call(caller &* perCaller &+ index)
                         let elapsed = clock.now - begin
                         latencies.append(
-                            Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
+                            elapsed.inSeconds * 1e6)
                     }
                     return latencies
                 }
@@ -66,7 +67,7 @@ struct RPCBenchmark {
         }
         let total = clock.now - start
         let cpuSeconds = processCPUSeconds() - cpuStart
-        let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+        let seconds = total.inSeconds
         return Figures(
             name: name, callers: callers, calls: latencies.count, seconds: seconds,
             p50: latencies[latencies.count / 2], p99: latencies[latencies.count * 99 / 100], cpuSeconds: cpuSeconds)

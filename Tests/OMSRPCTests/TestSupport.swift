@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import OMSCore
 import OMSProto
 import OMSRPC
 import OMSRPCCore
@@ -95,7 +96,7 @@ struct TestService: RPCService {
             throw SecretError()
         }
         router.register(TestMethods.context) { (_: Bytes, context: ServerContext) in
-            let remaining = context.remaining.map { "\($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000)" } ?? "none"
+            let remaining = context.remaining.map { "\($0.wholeMilliseconds)" } ?? "none"
             return Bytes("\(context.requestID ?? "-")|\(context.traceparent ?? "-")|\(remaining)")
         }
         router.register(TestMethods.relay) { (request: Bytes, _: ServerContext) in

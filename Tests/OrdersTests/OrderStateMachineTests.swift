@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import OMSRPCCore
 import Testing
 
@@ -98,10 +99,10 @@ struct OrderIDTests {
     }
 
     @Test func clockGoingBackwardsKeepsIncreasing() {
-        let clock = Clock()
-        let g = OrderIDGenerator(node: 1, now: { clock.date })
+        let clock = NIOLockedValueBox(Date(timeIntervalSince1970: 1_800_000_000))
+        let g = OrderIDGenerator(node: 1, now: { clock.withLockedValue { $0 } })
         let a = g.next()
-        clock.date = clock.date.addingTimeInterval(-10)
+        clock.withLockedValue { $0.addTimeInterval(-10) }
         let b = g.next()
         #expect(b > a)
     }
@@ -117,10 +118,6 @@ struct OrderIDTests {
         #expect(at >= first)
         #expect(OrderID.date(of: at) == start)
         #expect(OrderID.partitionName(monthStart: start) == "p202701")
-    }
-
-    final class Clock: @unchecked Sendable {
-        var date = Date(timeIntervalSince1970: 1_800_000_000)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import OMSAPI
 import OMSMySQL
 import OMSProto
@@ -10,22 +11,12 @@ import Testing
 @testable import Payments
 
 /// Log lines captured by `CapturingLogHandler`: message and every metadata value, rendered.
-final class LogStore: @unchecked Sendable {
-    // @unchecked Sendable: `lines` is only touched while `lock` is held.
-    private let lock = NSLock()
-    private var lines: [String] = []
+final class LogStore: Sendable {
+    private let lines = NIOLockedValueBox<[String]>([])
 
-    func append(_ line: String) {
-        lock.lock()
-        lines.append(line)
-        lock.unlock()
-    }
+    func append(_ line: String) { lines.withLockedValue { $0.append(line) } }
 
-    var all: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines
-    }
+    var all: [String] { lines.withLockedValue { $0 } }
 }
 
 /// A swift-log handler that keeps every line (all levels) in a `LogStore`.

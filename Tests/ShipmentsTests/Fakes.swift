@@ -1,18 +1,17 @@
 import Foundation
+import NIOConcurrencyHelpers
 import OMSRPCCore
 
 @testable import Shipments
 
 /// A clock tests move by hand. It starts an hour ahead of the wall clock, so rows the service writes with
 /// the real time are already due for a relay running on this clock.
-final class TestClock: @unchecked Sendable {
-    // @unchecked Sendable: `value` is only touched while holding `lock`.
-    private let lock = NSLock()
-    private var value = Date().addingTimeInterval(3600)
+final class TestClock: Sendable {
+    private let value = NIOLockedValueBox(Date().addingTimeInterval(3600))
 
     var now: Date {
-        get { lock.withLock { value } }
-        set { lock.withLock { value = newValue } }
+        get { value.withLockedValue { $0 } }
+        set { value.withLockedValue { $0 = newValue } }
     }
 
     func advance(seconds: Double) { now = now.addingTimeInterval(seconds) }

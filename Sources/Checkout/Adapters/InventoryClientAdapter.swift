@@ -1,4 +1,5 @@
 import OMSAPI
+import OMSCore
 
 /// `InventoryPort` over the generated `InventoryV1.InventoryClient`.
 public struct InventoryClientAdapter: InventoryPort {
@@ -52,8 +53,7 @@ public struct InventoryClientAdapter: InventoryPort {
         var request = InventoryV1.ReserveRequest()
         request.reservationID = reservationID
         request.lines = lines.map { InventoryV1.ReservationLine(sku: $0.sku, quantity: $0.quantity) }
-        let (seconds, atto) = ttl.components
-        request.ttlMs = UInt32(clamping: seconds * 1000 + atto / 1_000_000_000_000_000)
+        request.ttlMs = UInt32(clamping: ttl.wholeMilliseconds)
         request.reference = "checkout:\(reservationID)"
         let response = try await mapped(effectful: true) {
             try await client.reserve(request, options: options(deadline, idempotencyKey: reservationID))
