@@ -152,7 +152,7 @@ public enum CheckoutValidation {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let bytes = (try? encoder.encode(canonical)) ?? Data()
-        return SHA256.hex(bytes)
+        return SHA256Hex.digest(of: bytes)
     }
 }
 
