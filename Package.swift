@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -46,7 +47,8 @@ let package = Package(
         .target(name: "COMSProto", dependencies: ["CProtobufC"], cSettings: [.headerSearchPath("include")]),
 
         // MARK: Shared building blocks with no I/O
-        .target(name: "OMSCore", swiftSettings: strict),
+        .target(
+            name: "OMSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
 
         // MARK: Wire contracts and RPC
         .target(name: "OMSProto", dependencies: ["COMSProto", "CProtobufC"], swiftSettings: strict),
@@ -156,6 +158,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "CLibrariesTests", dependencies: ["CMySQLClient", "CHiredis", "CProtobufC", "OMSTestKit"], swiftSettings: strict),
+        .testTarget(name: "OMSCoreTests", dependencies: ["OMSCore"], swiftSettings: strict),
         .testTarget(name: "OMSProtoTests", dependencies: ["OMSProto", "OMSAPI", "OMSCore"], swiftSettings: strict),
         .testTarget(name: "OMSRPCCoreTests", dependencies: ["OMSRPCCore", "OMSProto"], swiftSettings: strict),
         .testTarget(

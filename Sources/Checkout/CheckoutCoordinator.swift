@@ -77,12 +77,12 @@ public final class CheckoutCoordinator: Sendable {
     {
         let deadline = deadline ?? ContinuousClock.now + configuration.defaultDeadline
         let answerBy = deadline - configuration.answerMargin
-        let hash = CheckoutValidation.requestHash(command)
+        let fingerprint = CheckoutValidation.fingerprint(command)
         var log = logger
         log[metadataKey: "idempotency_key"] = "\(command.idempotencyKey)"
 
         if let existing = try await repository.find(idempotencyKey: command.idempotencyKey) {
-            return try await replay(existing, hash: hash, answerBy: answerBy)
+            return try await replay(existing, fingerprint: fingerprint, answerBy: answerBy)
         }
 
         // Prices come from the catalog, never from the caller. A read: nothing to undo if it fails.
@@ -115,7 +115,7 @@ public final class CheckoutCoordinator: Sendable {
             }
             let outcome = saga.isFinal ? outcome(of: saga, checkoutID: id) : nil
             let inserted = try await repository.insert(
-                checkoutID: id, idempotencyKey: command.idempotencyKey, requestHash: hash, saga: saga,
+                checkoutID: id, idempotencyKey: command.idempotencyKey, requestHash: fingerprint.value, saga: saga,
                 request: StoredRequest(draft: draft, cardLast4: command.card.last4), outcome: outcome,
                 owner: configuration.instanceName, lease: configuration.lease, log: firstLog)
             switch inserted {
@@ -127,7 +127,7 @@ public final class CheckoutCoordinator: Sendable {
                 guard let existing = try await repository.find(idempotencyKey: command.idempotencyKey) else {
                     throw RPCError(.aborted, "checkout with this key changed concurrently; retry with the same key")
                 }
-                return try await replay(existing, hash: hash, answerBy: answerBy)
+                return try await replay(existing, fingerprint: fingerprint, answerBy: answerBy)
             case .inserted:
                 log[metadataKey: "checkout_id"] = "\(id)"
                 if let outcome {
@@ -145,10 +145,10 @@ public final class CheckoutCoordinator: Sendable {
     }
 
     /// Answers a call whose key is already recorded.
-    private func replay(_ existing: CheckoutSnapshot, hash: String, answerBy: ContinuousClock.Instant) async throws
-        -> CheckoutResult
-    {
-        guard existing.requestHash == hash else {
+    private func replay(
+        _ existing: CheckoutSnapshot, fingerprint: FingerprintVerifier, answerBy: ContinuousClock.Instant
+    ) async throws -> CheckoutResult {
+        guard fingerprint.matches(existing.requestHash) else {
             metrics.replay("conflict")
             throw RPCError(
                 .failedPrecondition,

@@ -87,29 +87,33 @@ public enum CheckoutValidation {
             metadataJSON: request.metadataJson)
     }
 
-    /// SHA-256 (hex) of the canonical encoding of a command: sorted-key JSON of everything but the
-    /// key itself, with the card reduced to its last four digits, expiry, length and holder (never
-    /// the number or the CVC). Lines are sorted by SKU, so their order does not matter.
-    public static func requestHash(_ command: PlaceOrderCommand) -> String {
-        struct Canonical: Encodable {
-            var customer: CheckoutCustomer
-            var lines: [RequestedLine]
-            var cardLast4: String
-            var cardLength: Int
-            var cardExpiry: String
-            var cardHolder: String
-            var shippingAddress: CheckoutAddress
-            var metadataJSON: String
+    /// The fingerprint of a command: everything but the key itself, with the card reduced to its last
+    /// four digits, length, expiry and holder (never the number or the CVC). Lines are sorted by SKU, so
+    /// their order does not matter.
+    public static func fingerprint(_ command: PlaceOrderCommand) -> FingerprintVerifier {
+        var f = RequestFingerprint("place-order")
+        let customer = command.customer
+        f.append(list: [customer.customerID, customer.name, customer.email])
+        f.append(list: sortedLines(command)) { line, l in
+            line.append(l.sku)
+            line.append(l.quantity)
+            line.append(l.attributesJSON)
         }
-        let canonical = Canonical(
-            customer: command.customer, lines: command.lines.sorted { $0.sku < $1.sku },
-            cardLast4: command.card.last4, cardLength: command.card.number.count,
-            cardExpiry: "\(command.card.expMonth)/\(command.card.expYear)", cardHolder: command.card.holderName,
-            shippingAddress: command.shippingAddress, metadataJSON: command.metadataJSON)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let bytes = (try? encoder.encode(canonical)) ?? Data()
-        return SHA256.hex(bytes)
+        let card = command.card
+        f.append(card.last4)
+        f.append(Int64(card.number.count))
+        f.append(UInt64(card.expMonth))
+        f.append(UInt64(card.expYear))
+        f.append(card.holderName)
+        let a = command.shippingAddress
+        f.append(list: [a.name, a.line1, a.line2, a.city, a.region, a.postalCode, a.country, a.phone])
+        f.append(command.metadataJSON)
+        return FingerprintVerifier(f, legacy: LegacyFingerprint.checkout(command))
+    }
+
+    /// The command's lines in fingerprint order (by SKU).
+    static func sortedLines(_ command: PlaceOrderCommand) -> [RequestedLine] {
+        command.lines.sorted { $0.sku < $1.sku }
     }
 }
 

@@ -23,7 +23,7 @@ public struct Migration: Sendable, Hashable {
     }
 
     /// SHA-256 of the SQL text (hex), recorded when applied; a changed file is refused.
-    public var checksum: String { SHA256.hex(sql.utf8) }
+    public var checksum: String { SHA256Hex.digest(of: sql.utf8) }
 }
 
 /// Applies versioned SQL migrations once, in order, recording them in `schema_migrations`.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
+import OMSCore
 import OMSMySQL
 import OMSRPCCore
 import OMSServiceKit
@@ -48,7 +49,7 @@ public final class OrdersCore: Sendable {
     /// - Throws: `RPCError` 3 for bad input, 6 when the checkout id was used with a different request.
     public func create(_ order: NewOrder) async throws -> (order: OrderRecord, created: Bool) {
         try OrderValidation.validate(order)
-        let hash = Self.requestHash(order)
+        let fingerprint = Self.fingerprint(order)
         // No read first: the unique checkout id decides (a repeat fails on order_checkouts and is
         // answered with the order recorded for it).
         let id = ids.next()
@@ -56,11 +57,12 @@ public final class OrdersCore: Sendable {
         do {
             try await database.transaction(retryable: true) { tx in
                 try await repository.insert(
-                    tx, id: id, order: order, addressJSON: order.shippingAddressJSON, requestHash: hash, now: stamp)
+                    tx, id: id, order: order, addressJSON: order.shippingAddressJSON, requestHash: fingerprint.value,
+                    now: stamp)
             }
         } catch let e as MySQLError where e.kind == .duplicateKey {
             // A repeat, or a concurrent create of the same checkout that won: answer with its order.
-            if let existing = try await existingOrder(checkoutID: order.checkoutID, hash: hash) {
+            if let existing = try await existingOrder(checkoutID: order.checkoutID, fingerprint: fingerprint) {
                 return (existing, false)
             }
             throw e
@@ -76,32 +78,33 @@ public final class OrdersCore: Sendable {
         return (created, true)
     }
 
-    private func existingOrder(checkoutID: String, hash: String) async throws -> OrderRecord? {
+    private func existingOrder(checkoutID: String, fingerprint: FingerprintVerifier) async throws -> OrderRecord? {
         try await database.primary.withConnection { c in
             guard let found = try await repository.checkout(c, checkoutID: checkoutID) else { return nil }
-            guard found.hash == hash else {
+            guard fingerprint.matches(found.hash) else {
                 throw RPCError(.alreadyExists, "checkout_id \(checkoutID) already created a different order")
             }
             return try await repository.load(c, id: found.orderID)
         }
     }
 
-    /// A stable digest of the request (two FNV-1a-64 passes with different seeds over a canonical
-    /// rendering, hex, zero-padded to the CHAR(64) column). Not cryptographic: it only tells "same request"
-    /// from "different request" for one checkout id.
-    static func requestHash(_ o: NewOrder) -> String {
-        var text = "\(o.checkoutID)|\(o.customer.id)|\(o.currency)|\(o.reservationID)|\(o.shippingAddressJSON)|\(o.metadataJSON)"
-        for l in o.lines { text += "|\(l.sku),\(l.quantity),\(l.unitPriceMinor),\(l.productName),\(l.attributesJSON)" }
-        func fnv(_ seed: UInt64) -> String {
-            var h = seed
-            for b in text.utf8 {
-                h ^= UInt64(b)
-                h = h &* 0x100_0000_01b3
-            }
-            let s = String(h, radix: 16)
-            return String(repeating: "0", count: 16 - s.count) + s
+    /// The fingerprint of a create request: what makes a repeat with the same checkout id the same request.
+    static func fingerprint(_ o: NewOrder) -> FingerprintVerifier {
+        var f = RequestFingerprint("create-order")
+        f.append(o.checkoutID)
+        f.append(o.customer.id)
+        f.append(o.currency)
+        f.append(o.reservationID)
+        f.append(o.shippingAddressJSON)
+        f.append(o.metadataJSON)
+        f.append(list: o.lines) { line, l in
+            line.append(l.sku)
+            line.append(Int64(l.quantity))
+            line.append(l.unitPriceMinor)
+            line.append(l.productName)
+            line.append(l.attributesJSON)
         }
-        return fnv(0xcbf2_9ce4_8422_2325) + fnv(0x8422_2325_cbf2_9ce4) + String(repeating: "0", count: 32)
+        return FingerprintVerifier(f, legacy: LegacyFingerprint.orders(o))
     }
 
     // MARK: Transitions

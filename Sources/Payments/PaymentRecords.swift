@@ -77,17 +77,14 @@ public struct AuthorizeCommand: Sendable {
         self.metadata = metadata
     }
 
-    /// SHA-256 of the fields that make two Authorize calls "the same request".
-    var requestHash: String {
+    /// The fingerprint of the fields that make two Authorize calls "the same request".
+    var fingerprint: FingerprintVerifier {
         var f = RequestFingerprint("authorize")
         f.append(orderID)
         f.append(amount)
         f.append(currency.code)
-        f.append(card.number.brand.rawValue)
-        f.append(card.number.lastFour)
-        f.append(Int64(card.expiryMonth))
-        f.append(Int64(card.expiryYear))
-        return f.hash
+        f.append(card: card)
+        return FingerprintVerifier(f, legacy: LegacyFingerprint.authorize(self))
     }
 }
 
@@ -134,4 +131,14 @@ public enum PaymentsValidation {
 extension Date {
     /// This instant truncated to whole microseconds (what DATETIME(6) keeps).
     var truncatedToMicros: Date { Date(unixMicroseconds: unixMicroseconds) }
+}
+
+extension RequestFingerprint {
+    /// Appends what identifies a card without revealing it: brand, last four digits and expiry.
+    mutating func append(card: CardDetails) {
+        append(card.number.brand.rawValue)
+        append(card.number.lastFour)
+        append(Int64(card.expiryMonth))
+        append(Int64(card.expiryYear))
+    }
 }

@@ -82,14 +82,14 @@ public final class PaymentsEngine: Sendable {
     ///   unknown (the payment stays `pending`; repeat the call with the same key).
     public func authorize(_ command: AuthorizeCommand, deadline: ContinuousClock.Instant?) async throws -> PaymentRecord
     {
-        let hash = command.requestHash
+        let fingerprint = command.fingerprint
         var log = logger
         log[metadataKey: "idempotency_key"] = "\(command.idempotencyKey)"
         log[metadataKey: "card"] = "\(command.card.summary)"
         while true {
             try Task.checkCancellation()
             if let row = try await repository.intent(idempotencyKey: command.idempotencyKey) {
-                guard row.requestHash == hash else {
+                guard fingerprint.matches(row.requestHash) else {
                     metrics.idempotencyConflicts.increment()
                     throw RPCError.failedPrecondition(
                         "idempotency key was already used for a different Authorize request")
@@ -119,7 +119,7 @@ public final class PaymentsEngine: Sendable {
                 providerReference: nil, failureCode: nil, version: 0, createdAtMicros: now.unixMicroseconds,
                 updatedAtMicros: now.unixMicroseconds)
             let row = IntentRow(
-                record: record, requestHash: hash, providerKey: "oms-pay-\(id)",
+                record: record, requestHash: fingerprint.value, providerKey: "oms-pay-\(id)",
                 claimedUntil: claimExpiry(deadline: deadline),
                 result: nil, createdAt: now)
             do {
@@ -282,11 +282,13 @@ public final class PaymentsEngine: Sendable {
         _ kind: PaymentOperationKind, paymentID: UInt64, amount: Int64, currency: String?, key: String,
         deadline: ContinuousClock.Instant?
     ) async throws -> PaymentOperationResult {
-        var fingerprint = RequestFingerprint(kind.rawValue)
-        fingerprint.append(paymentID)
-        fingerprint.append(amount)
-        fingerprint.append(currency ?? "")
-        let hash = fingerprint.hash
+        var request = RequestFingerprint(kind.rawValue)
+        request.append(paymentID)
+        request.append(amount)
+        request.append(currency)
+        let fingerprint = FingerprintVerifier(
+            request,
+            legacy: LegacyFingerprint.moneyMovement(kind, paymentID: paymentID, amount: amount, currency: currency))
         var log = logger
         log[metadataKey: "payment_id"] = "\(paymentID)"
         log[metadataKey: "operation"] = "\(kind.rawValue)"
@@ -295,7 +297,7 @@ public final class PaymentsEngine: Sendable {
         while true {
             try Task.checkCancellation()
             if let op = try await repository.operation(kind: kind, idempotencyKey: key) {
-                guard op.requestHash == hash else {
+                guard fingerprint.matches(op.requestHash) else {
                     metrics.idempotencyConflicts.increment()
                     throw RPCError.failedPrecondition(
                         "idempotency key was already used for a different \(kind.rawValue) request")
@@ -341,7 +343,8 @@ public final class PaymentsEngine: Sendable {
                 createdAtMicros: now.unixMicroseconds)
             let result = PaymentOperationResult(operation: opRecord, payment: updated)
             let op = OperationRow(
-                record: opRecord, requestHash: hash, state: "pending", claimedUntil: claimExpiry(deadline: deadline),
+                record: opRecord, requestHash: fingerprint.value, state: "pending",
+                claimedUntil: claimExpiry(deadline: deadline),
                 attempts: 1, result: try encode(result), version: 0)
             do {
                 try await repository.insertOperation(

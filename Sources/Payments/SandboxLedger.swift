@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 import OMSMySQL
 
 /// One authorization as the sandbox provider remembers it.
@@ -19,11 +20,11 @@ protocol SandboxLedger: Sendable {
     func record(key: String, _ authorization: SandboxAuthorization) async throws -> SandboxAuthorization
     /// The record under `key`.
     func authorization(key: String) async throws -> SandboxAuthorization?
-    /// Applies a capture, void or refund once per operation key: a repeat with the same fingerprint
-    /// does nothing, with another one throws `idempotencyMismatch`; an unknown reference throws
-    /// `rejected`.
+    /// Applies a capture, void or refund once per operation key: a repeat whose fingerprint matches the
+    /// stored one does nothing, another one throws `idempotencyMismatch`; an unknown reference throws
+    /// `rejected`. New operations store `fingerprint.value`.
     func move(
-        operationKey: String, fingerprint: String, reference: String,
+        operationKey: String, fingerprint: FingerprintVerifier, reference: String,
         _ apply: @escaping @Sendable (inout SandboxAuthorization) throws -> Void
     ) async throws
 }
@@ -44,11 +45,11 @@ actor InMemorySandboxLedger: SandboxLedger {
     func authorization(key: String) -> SandboxAuthorization? { authorizations[key] }
 
     func move(
-        operationKey: String, fingerprint: String, reference: String,
+        operationKey: String, fingerprint: FingerprintVerifier, reference: String,
         _ apply: @escaping @Sendable (inout SandboxAuthorization) throws -> Void
     ) throws {
         if let seen = operations[operationKey] {
-            guard seen == fingerprint else { throw PaymentProviderError.idempotencyMismatch }
+            guard fingerprint.matches(seen) else { throw PaymentProviderError.idempotencyMismatch }
             return
         }
         guard let key = references[reference], var a = authorizations[key] else {
@@ -56,7 +57,7 @@ actor InMemorySandboxLedger: SandboxLedger {
         }
         try apply(&a)
         authorizations[key] = a
-        operations[operationKey] = fingerprint
+        operations[operationKey] = fingerprint.value
     }
 }
 
@@ -112,7 +113,7 @@ struct MySQLSandboxLedger: SandboxLedger {
     }
 
     func move(
-        operationKey: String, fingerprint: String, reference: String,
+        operationKey: String, fingerprint: FingerprintVerifier, reference: String,
         _ apply: @escaping @Sendable (inout SandboxAuthorization) throws -> Void
     ) async throws {
         // The same operation key may commit first elsewhere: the next run finds its row.
@@ -122,14 +123,16 @@ struct MySQLSandboxLedger: SandboxLedger {
     }
 
     private func moveOnce(
-        operationKey: String, fingerprint: String, reference: String,
+        operationKey: String, fingerprint: FingerprintVerifier, reference: String,
         _ apply: @escaping @Sendable (inout SandboxAuthorization) throws -> Void
     ) async throws {
         try await database.batchedTransaction(isolation: .readCommitted, retryable: true) { tx in
             if let seen = try tx.queryOne(
                 "SELECT fingerprint FROM sandbox_operations WHERE idempotency_key = ? FOR UPDATE", [.string(operationKey)])
             {
-                guard try seen.string("fingerprint") == fingerprint else { throw PaymentProviderError.idempotencyMismatch }
+                guard try fingerprint.matches(seen.string("fingerprint")) else {
+                    throw PaymentProviderError.idempotencyMismatch
+                }
                 return
             }
             guard let row = try tx.queryOne(
@@ -143,7 +146,7 @@ struct MySQLSandboxLedger: SandboxLedger {
                 [.int64(a.captured), .int64(a.refunded), .bool(a.voided), .string(try row.string("idempotency_key"))])
             try tx.execute(
                 "INSERT INTO sandbox_operations (idempotency_key, fingerprint, created_at) VALUES (?, ?, NOW(6))",
-                [.string(operationKey), .string(fingerprint)])
+                [.string(operationKey), .string(fingerprint.value)])
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 import OMSMySQL
 
 /// A built-in card sandbox that answers by test card number, the way card processors' test
@@ -77,14 +78,18 @@ public actor SandboxPaymentProvider: PaymentProvider {
         // The fingerprint covers what makes the request the same request; the card enters only
         // as brand, last four and expiry.
         let card = request.card
-        let fingerprint =
-            "\(request.amount)|\(request.currency.code)|\(card.summary)|\(card.expiryMonth)/\(card.expiryYear)"
+        var fields = RequestFingerprint("sandbox-authorize")
+        fields.append(request.amount)
+        fields.append(request.currency.code)
+        fields.append(card: card)
+        let fingerprint = FingerprintVerifier(fields, legacy: LegacyFingerprint.sandboxAuthorization(request))
         // The first request with a key decides; a repeat (or a concurrent first request that lost)
         // gets the record that holds, and its freshly decided outcome is dropped.
         let recorded = try await ledger.record(
             key: request.idempotencyKey,
-            SandboxAuthorization(fingerprint: fingerprint, amount: request.amount, outcome: decide(number: number, card: card)))
-        guard recorded.fingerprint == fingerprint else { throw PaymentProviderError.idempotencyMismatch }
+            SandboxAuthorization(
+                fingerprint: fingerprint.value, amount: request.amount, outcome: decide(number: number, card: card)))
+        guard fingerprint.matches(recorded.fingerprint) else { throw PaymentProviderError.idempotencyMismatch }
         let outcome = recorded.outcome
         let delay = number == TestCard.slow ? slowLatency : latency
         if delay > .zero { try await Task.sleep(for: delay) }
@@ -98,10 +103,7 @@ public actor SandboxPaymentProvider: PaymentProvider {
     }
 
     public func capture(reference: String, amount: Int64, idempotencyKey: String) async throws {
-        try await moneyMovement(
-            reference: reference, key: idempotencyKey, fingerprint: "capture|\(reference)|\(amount)"
-        ) {
-            a in
+        try await moneyMovement("capture", reference: reference, amount: amount, key: idempotencyKey) { a in
             guard !a.voided else { throw PaymentProviderError.rejected("authorization was voided") }
             guard amount > 0, amount <= a.amount - a.captured else {
                 throw PaymentProviderError.rejected("capture exceeds the authorization")
@@ -111,16 +113,14 @@ public actor SandboxPaymentProvider: PaymentProvider {
     }
 
     public func void(reference: String, idempotencyKey: String) async throws {
-        try await moneyMovement(reference: reference, key: idempotencyKey, fingerprint: "void|\(reference)") { a in
+        try await moneyMovement("void", reference: reference, amount: nil, key: idempotencyKey) { a in
             guard a.captured == 0 else { throw PaymentProviderError.rejected("authorization has captures") }
             a.voided = true
         }
     }
 
     public func refund(reference: String, amount: Int64, idempotencyKey: String) async throws {
-        try await moneyMovement(reference: reference, key: idempotencyKey, fingerprint: "refund|\(reference)|\(amount)")
-        {
-            a in
+        try await moneyMovement("refund", reference: reference, amount: amount, key: idempotencyKey) { a in
             guard amount > 0, amount <= a.captured - a.refunded else {
                 throw PaymentProviderError.rejected("refund exceeds the captured amount")
             }
@@ -129,9 +129,14 @@ public actor SandboxPaymentProvider: PaymentProvider {
     }
 
     private func moneyMovement(
-        reference: String, key: String, fingerprint: String,
+        _ operation: String, reference: String, amount: Int64?, key: String,
         apply: @escaping @Sendable (inout SandboxAuthorization) throws -> Void
     ) async throws {
+        var fields = RequestFingerprint("sandbox-\(operation)")
+        fields.append(reference)
+        fields.append(amount)
+        let fingerprint = FingerprintVerifier(
+            fields, legacy: LegacyFingerprint.sandboxMovement(operation, reference: reference, amount: amount))
         try await ledger.move(operationKey: key, fingerprint: fingerprint, reference: reference, apply)
         if latency > .zero { try await Task.sleep(for: latency) }
     }

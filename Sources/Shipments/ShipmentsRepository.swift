@@ -98,16 +98,13 @@ struct ShipmentsRepository: Sendable {
             lines: lines, events: events)
     }
 
-    /// The shipment created under an idempotency key, and whether `fingerprint` matches its request.
-    func findByIdempotencyKey(_ db: some SQLExecutor, key: String, fingerprint: String) async throws
-        -> (id: Int64, sameRequest: Bool)?
-    {
+    /// The shipment created under an idempotency key, and the request fingerprint stored with it.
+    func findByIdempotencyKey(_ db: some SQLExecutor, key: String) async throws -> (id: Int64, requestHash: String)? {
         guard
             let r = try await db.row(
-                "SELECT id, (request_hash = SHA2(?, 256)) AS same_request FROM shipments WHERE idempotency_key = ?",
-                [.string(fingerprint), .string(key)])
+                "SELECT id, request_hash FROM shipments WHERE idempotency_key = ?", [.string(key)])
         else { return nil }
-        return (try r.int64("id"), (try r.optionalInt64("same_request") ?? 0) == 1)
+        return (try r.int64("id"), try r.optionalString("request_hash") ?? "")
     }
 
     // MARK: Allocations
@@ -199,7 +196,7 @@ struct ShipmentsRepository: Sendable {
             INSERT INTO shipments
               (id, order_id, warehouse, status, payment_id, currency, amount_minor, idempotency_key, request_hash,
                version, created_at, updated_at)
-            VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, SHA2(?, 256), 1, ?, ?)
+            VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, 1, ?, ?)
             """,
             [
                 .int64(id), .int64(orderID), .string(warehouse), .string(paymentID), .string(currency),

@@ -134,7 +134,7 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
                 try await self.repository.insertShipment(
                     tx, id: shipmentID, orderID: orderID, warehouse: request.warehouse, paymentID: order.paymentID,
                     currency: order.currency, amountMinor: amount, idempotencyKey: key,
-                    fingerprint: key == nil ? nil : fingerprint, lines: lines, now: now)
+                    fingerprint: key == nil ? nil : fingerprint.value, lines: lines, now: now)
                 guard let s = try await self.repository.load(tx, id: shipmentID) else {
                     throw RPCError(.internalError, "created shipment vanished")
                 }
@@ -154,11 +154,10 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
         }
     }
 
-    private func existingShipment(key: String, fingerprint: String) async throws -> StoredShipment? {
+    private func existingShipment(key: String, fingerprint: FingerprintVerifier) async throws -> StoredShipment? {
         try await self.database.write { c -> StoredShipment? in
-            guard let found = try await self.repository.findByIdempotencyKey(c, key: key, fingerprint: fingerprint)
-            else { return nil }
-            guard found.sameRequest else {
+            guard let found = try await self.repository.findByIdempotencyKey(c, key: key) else { return nil }
+            guard fingerprint.matches(found.requestHash) else {
                 throw RPCError(
                     .alreadyExists, "idempotency key \(key) was used for a different shipment request")
             }
@@ -180,10 +179,23 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
         return order
     }
 
-    /// The canonical text of a create request, hashed to recognise repeats of an idempotency key.
-    static func fingerprint(_ r: ShipmentsV1.CreateShipmentRequest) -> String {
-        let lines = r.lines.map { "\($0.lineID)\u{1F}\($0.sku)\u{1F}\($0.quantity)" }.sorted()
-        return ([r.orderID, r.warehouse] + lines).joined(separator: "\u{1E}")
+    /// The fingerprint of a create request, to recognise repeats of an idempotency key. The lines count
+    /// as a set: sorted by line id, SKU and quantity.
+    static func fingerprint(_ r: ShipmentsV1.CreateShipmentRequest) -> FingerprintVerifier {
+        var f = RequestFingerprint("create-shipment")
+        f.append(r.orderID)
+        f.append(r.warehouse)
+        let lines = r.lines.sorted { a, b in
+            if a.lineID != b.lineID { return a.lineID.utf8.lexicographicallyPrecedes(b.lineID.utf8) }
+            if a.sku != b.sku { return a.sku.utf8.lexicographicallyPrecedes(b.sku.utf8) }
+            return a.quantity < b.quantity
+        }
+        f.append(list: lines) { line, l in
+            line.append(l.lineID)
+            line.append(l.sku)
+            line.append(l.quantity)
+        }
+        return FingerprintVerifier(f, legacy: LegacyFingerprint.shipments(r))
     }
 
     // MARK: State changes

@@ -94,10 +94,29 @@ struct MySQLValueTests {
     }
 
     @Test func sha256KnownAnswers() {
-        #expect(SHA256.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256Hex.digest(of: [UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(
+            SHA256Hex.digest(of: Array("abc".utf8))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
-        #expect(SHA256.hex(long) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(SHA256Hex.digest(of: long) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+
+    /// Databases record each applied migration's checksum and refuse a file whose checksum changed, so
+    /// the digest must stay what it was: these are the checksums recorded for the first migrations.
+    @Test func migrationChecksumsAreUnchanged() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let recorded = [
+            "checkout": "4fa21e8ec099b1e94a7da010e9e4cb4360fc591e1a8c086d5e05d3d140e94862",
+            "orders": "8d76fcf505205f926b80a0b0082dd4cf5c84ae3761a32661ce2df359cdedd39e",
+            "payments": "879efda5ae1869288ea56538c28a65876c1a9f9edd8ef417ee58816eaf4d6582",
+        ]
+        for (service, checksum) in recorded {
+            let directory = root.appendingPathComponent("services/\(service)/migrations").path
+            let first = try MigrationRunner.loadMigrations(directory: directory).first { $0.version == 1 }
+            #expect(first?.checksum == checksum, "\(service)")
+        }
     }
 
     @Test func migrationFileNames() {
