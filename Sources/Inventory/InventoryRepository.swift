@@ -435,12 +435,33 @@ struct InventoryRepository: Sendable {
     /// Applies an adjustment under the row lock and writes the ledger.
     /// - Returns: the new row and the ledger id; nil when the SKU is unknown.
     /// - Throws: 9 FAILED_PRECONDITION when on hand would drop below the reserved units.
-    func adjust(sku: String, kind: String, quantity: Int64, reason: String, reference: String) async throws
-        -> (stock: StockRecord, delta: Int64, ledgerID: UInt64)?
-    {
+    /// An adjustment's idempotency key and the fingerprint of its request.
+    struct AdjustmentKey: Sendable {
+        var key: String
+        var fingerprint: String
+    }
+
+    /// What an adjustment did, or did the first time its key was used (`replayed`).
+    struct Adjustment: Sendable {
+        var stock: StockRecord
+        var delta: Int64
+        var ledgerID: UInt64
+        var replayed: Bool
+    }
+
+    /// Receives, corrects or sets on-hand units of one SKU and writes the ledger row. With a key,
+    /// the adjustment is applied once: a repeat returns the first result without applying again,
+    /// and a different request under the same key is refused with 6.
+    /// - Returns: nil for an unknown SKU.
+    /// - Throws: `RPCError` 9 when available would go negative or on hand past the maximum, 6 for a
+    ///   key reused with a different request; `MySQLError`.
+    func adjust(
+        sku: String, kind: String, quantity: Int64, reason: String, reference: String, key: AdjustmentKey? = nil
+    ) async throws -> Adjustment? {
         try await database.batchedTransaction(retryable: true) { tx in
             let now = Date()
             guard var s = try Self.lockStock(tx, skus: [sku])[sku] else { return nil }
+            if let key, let first = try Self.recordedAdjustment(tx, key: key) { return first }
             let newOnHand: Int64
             switch kind {
             case "set": newOnHand = quantity
@@ -465,8 +486,36 @@ struct InventoryRepository: Sendable {
                     .string(sku), .int64(delta), .int64(s.onHand), .int64(s.reserved), .string(kind), .text(reason),
                     .text(reference), .datetime(now),
                 ])
-            return (s, delta, r.lastInsertId)
+            if let key {
+                try tx.execute(
+                    "INSERT INTO stock_adjustments (idempotency_key, fingerprint, sku, ledger_id, delta_on_hand, "
+                        + "on_hand_after, reserved_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        .string(key.key), .string(key.fingerprint), .string(sku), .uint64(r.lastInsertId),
+                        .int64(delta), .int64(s.onHand), .int64(s.reserved), .datetime(now),
+                    ])
+            }
+            return Adjustment(stock: s, delta: delta, ledgerID: r.lastInsertId, replayed: false)
         }
+    }
+
+    /// The first result recorded under `key`, or nil when the key is new.
+    /// - Throws: 6 ALREADY_EXISTS when the key was used for a different request.
+    private static func recordedAdjustment(_ tx: MySQLBatchedTransaction, key: AdjustmentKey) throws -> Adjustment? {
+        guard
+            let row = try tx.query(
+                "SELECT fingerprint, sku, ledger_id, delta_on_hand, on_hand_after, reserved_after "
+                    + "FROM stock_adjustments WHERE idempotency_key = ? FOR UPDATE", [.string(key.key)]
+            ).first
+        else { return nil }
+        guard try row.string("fingerprint") == key.fingerprint else {
+            throw RPCError(.alreadyExists, "idempotency key \(key.key) was used for a different adjustment")
+        }
+        return Adjustment(
+            stock: StockRecord(
+                sku: try row.string("sku"), onHand: try row.int64("on_hand_after"),
+                reserved: try row.int64("reserved_after")),
+            delta: try row.int64("delta_on_hand"), ledgerID: try row.uint64("ledger_id"), replayed: true)
     }
 
     /// SKUs of the stock table after `cursor`, in order.

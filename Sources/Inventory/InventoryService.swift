@@ -7,6 +7,7 @@ import OMSMySQL
 import OMSProto
 import OMSRPCCore
 import OMSRedis
+import OMSServiceKit
 
 /// The inventory and catalog service (`oms.inventory.v1.Inventory`): products, stock, reservations behind
 /// the Redis gate, and reconciliation. MySQL is the source of truth; the gate only keeps hopeless requests
@@ -396,10 +397,37 @@ public final class InventoryService: InventoryV1.InventoryService {
         case .correct: kind = "correct"
         default: kind = "set"
         }
-        guard let r = try await repository.adjust(
-            sku: request.sku, kind: kind, quantity: request.quantity, reason: request.reason,
-            reference: request.reference)
-        else { throw RPCError.notFound("no stock for SKU \(request.sku)") }
+        // The protocol's idempotency-key applies the adjustment once (the orders outbox delivers
+        // restocks at least once, and the client retries AdjustStock as idempotent).
+        let key = context.idempotencyKey.map { key in
+            var fingerprint = RequestFingerprint("adjust-stock")
+            fingerprint.append(request.sku)
+            fingerprint.append(kind)
+            fingerprint.append(request.quantity)
+            fingerprint.append(request.reason)
+            fingerprint.append(request.reference)
+            return InventoryRepository.AdjustmentKey(key: key, fingerprint: fingerprint.value)
+        }
+        if let key { try FieldRules.text(key.key, field: "idempotency-key", max: FieldLimits.maxIdempotencyKeyLength) }
+        let r: InventoryRepository.Adjustment
+        do {
+            guard let adjusted = try await repository.adjust(
+                sku: request.sku, kind: kind, quantity: request.quantity, reason: request.reason,
+                reference: request.reference, key: key)
+            else { throw RPCError.notFound("no stock for SKU \(request.sku)") }
+            r = adjusted
+        } catch let e as MySQLError where e.kind == .duplicateKey && key != nil {
+            // The same key was being applied at once to another SKU: that request decides.
+            guard let adjusted = try await repository.adjust(
+                sku: request.sku, kind: kind, quantity: request.quantity, reason: request.reason,
+                reference: request.reference, key: key)
+            else { throw RPCError.notFound("no stock for SKU \(request.sku)") }
+            r = adjusted
+        }
+        if r.replayed {
+            logger.debug("stock adjustment replayed", metadata: ["sku": "\(request.sku)", "ledger": "\(r.ledgerID)"])
+            return InventoryV1.AdjustStockResponse(stock: Self.proto(r.stock), ledgerEntryID: String(r.ledgerID))
+        }
         if r.delta != 0, self.gate != nil {
             if let gate = await usableGate() {
                 do { try await gate.adjust(sku: request.sku, delta: r.delta) } catch {

@@ -2,8 +2,9 @@ import OMSAPI
 import OMSRPCCore
 
 /// Delivers the orders outbox to the real services: refunds to payments (`Refund`, idempotent on
-/// the return's key) and restocks to inventory (`AdjustStock` kind receive, one call per SKU with
-/// the reference `<return reference>:<sku>`, which inventory applies at most once).
+/// the return's key) and restocks to inventory (`AdjustStock` kind receive, one call per return
+/// line with the `idempotency-key` `<return reference>:<sku>`, which inventory applies at most once
+/// however often the outbox delivers it).
 public struct OutboxClientReceiver: OrdersOutboxReceiver {
     public let payments: PaymentsV1.PaymentsClient
     public let inventory: InventoryV1.InventoryClient
@@ -35,7 +36,10 @@ public struct OutboxClientReceiver: OrdersOutboxReceiver {
             request.quantity = Int64(line.quantity)
             request.reason = "return of order \(restock.orderID)"
             request.reference = "\(restock.reference):\(line.sku)"
-            _ = try await inventory.adjustStock(request, options: CallOptions(timeout: timeout, idempotent: true))
+            _ = try await inventory.adjustStock(
+                request,
+                options: CallOptions(
+                    timeout: timeout, metadata: [Metadata.Keys.idempotencyKey: request.reference], idempotent: true))
         }
     }
 }
