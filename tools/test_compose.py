@@ -77,9 +77,14 @@ def main():
         check(svc is not None, "service %s is missing" % name)
         if svc is None:
             continue
-        dockerfile = svc.get("build", {}).get("dockerfile", "")
-        check(dockerfile == "services/%s/Dockerfile" % name, "%s must build from services/%s/Dockerfile" % (name, name))
+        build = svc.get("build", {})
+        dockerfile = build.get("dockerfile", "")
+        check(dockerfile == "services/Dockerfile", "%s must build from services/Dockerfile" % name)
         check(os.path.exists(os.path.join(ROOT, dockerfile)), "%s: %s does not exist" % (name, dockerfile))
+        args = build.get("args", {})
+        check(args.get("SERVICE") == name, "%s must build with SERVICE=%s" % (name, name))
+        check(str(args.get("PORT")) == str(port), "%s must expose %d" % (name, port))
+        check(os.path.isdir(os.path.join(ROOT, "services", name, "migrations")), "%s has no migrations" % name)
         check("healthcheck" in svc, "%s has no healthcheck" % name)
         env = svc.get("environment", {})
         check(env.get("OMS_%s_PORT" % name.upper()) == str(port), "%s must listen on %d" % (name, port))
