@@ -408,16 +408,16 @@ extension CheckoutCoordinator {
                     }
                     return .compensated(step)
                 case .cancelOrder:
-                    var orderID = run.saga.orderID
-                    if orderID == nil {
-                        guard let found = try await retrying(until: deadline, { d in try await self.orders.findOrder(checkoutID: id, deadline: d) })
-                        else { return .compensated(step) }
-                        if found.status == .cancelled { return .compensated(step) }
-                        orderID = found.orderID
-                    }
-                    let oid = orderID!
-                    try await retrying(until: deadline) { d in
-                        try await self.orders.cancelOrder(orderID: oid, reason: reason, deadline: d)
+                    if let oid = run.saga.orderID {
+                        try await retrying(until: deadline) { d in
+                            try await self.orders.cancelOrder(orderID: oid, reason: reason, deadline: d)
+                        }
+                    } else {
+                        // No order id known: cancel by checkout id, which fences the checkout when no
+                        // order exists yet, so a CreateOrder still in flight cannot leave one behind.
+                        try await retrying(until: deadline) { d in
+                            try await self.orders.cancelOrder(checkoutID: id, reason: reason, deadline: d)
+                        }
                     }
                     return .compensated(step)
                 case .releaseReservation:

@@ -294,6 +294,11 @@ public protocol OrdersPort: Sendable {
     /// The order created for a checkout, or nil when there is none (resolves unknown outcomes).
     /// - Throws: `PortError`.
     func findOrder(checkoutID: String, deadline: ContinuousClock.Instant) async throws -> OrderSummary?
+
+    /// Cancels the order of a checkout whose order id is not known; when the checkout has no order,
+    /// fences it, so a CreateOrder still on its way is refused and leaves no order behind. Idempotent.
+    /// - Throws: `PortError`.
+    func cancelOrder(checkoutID: String, reason: String, deadline: ContinuousClock.Instant) async throws
 }
 
 // MARK: Payments

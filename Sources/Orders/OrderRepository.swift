@@ -11,7 +11,18 @@ struct OrderRepository: Sendable {
         created_at, updated_at
         """
 
+    /// `order_checkouts.order_id` of a fence: the checkout was cancelled before any order existed.
+    static let fenceOrderID: Int64 = 0
+
     // MARK: Writes (inside a transaction)
+
+    /// Takes a checkout id for no order (see `OrdersCore.cancel(checkoutID:reason:)`).
+    /// - Throws: `MySQLError` `.duplicateKey` when the checkout id has an order or a fence already.
+    func insertFence(_ tx: MySQLTransaction, checkoutID: String, now: Date) async throws {
+        try await tx.execute(
+            "INSERT INTO order_checkouts (checkout_id, order_id, request_hash, created_at) VALUES (?, ?, 'fence', ?)",
+            [.string(checkoutID), .int64(Self.fenceOrderID), .datetime(now)])
+    }
 
     /// Inserts the order, its lines, the `created` event, the checkout key and the search document.
     /// - Throws: `MySQLError` (`.duplicateKey` when the checkout id exists).

@@ -81,6 +81,10 @@ public final class OrdersCore: Sendable {
     private func existingOrder(checkoutID: String, fingerprint: FingerprintVerifier) async throws -> OrderRecord? {
         try await database.primary.withConnection { c in
             guard let found = try await repository.checkout(c, checkoutID: checkoutID) else { return nil }
+            guard found.orderID != OrderRepository.fenceOrderID else {
+                throw RPCError(
+                    .failedPrecondition, "checkout_id \(checkoutID) was cancelled before its order was created")
+            }
             guard fingerprint.matches(found.hash) else {
                 throw RPCError(.alreadyExists, "checkout_id \(checkoutID) already created a different order")
             }
@@ -137,6 +141,31 @@ public final class OrdersCore: Sendable {
         try FieldRules.text(reason, field: "reason", max: 500)
         return try await transition(orderID: orderID, event: .cancel, retryOnConflict: false) { _ in
             (["reason": reason], nil, nil, reason)
+        }
+    }
+
+    /// Cancels the order a checkout created, or, when it created none yet, fences the checkout: the
+    /// fence takes the checkout id's unique row, so a CreateOrder arriving later is refused (9) and
+    /// cannot leave a `pending_payment` order that nothing would sweep.
+    /// - Returns: the cancelled order, or nil when the checkout was fenced (now or before).
+    /// - Throws: `RPCError` 3 for a bad checkout id or reason.
+    public func cancel(checkoutID: String, reason: String) async throws -> OrderRecord? {
+        try FieldRules.identifier(checkoutID, field: "checkout_id")
+        try FieldRules.text(reason, field: "reason", max: 500)
+        do {
+            let stamp = now()
+            try await database.transaction(retryable: true) { tx in
+                try await repository.insertFence(tx, checkoutID: checkoutID, now: stamp)
+            }
+            logger.info("checkout fenced before its order", metadata: ["checkout_id": "\(checkoutID)"])
+            return nil
+        } catch let e as MySQLError where e.kind == .duplicateKey {
+            let found = try await database.primary.withConnection { c in
+                try await repository.checkout(c, checkoutID: checkoutID)
+            }
+            guard let found else { throw e }
+            if found.orderID == OrderRepository.fenceOrderID { return nil }
+            return try await cancel(orderID: found.orderID, reason: reason)
         }
     }
 

@@ -81,9 +81,15 @@ public struct OrdersService: OrdersV1.OrdersService {
     public func cancelOrder(_ request: OrdersV1.CancelOrderRequest, context: ServerContext) async throws
         -> OrdersV1.CancelOrderResponse
     {
-        let order = try await core.cancel(orderID: try Self.orderID(request.orderID), reason: request.reason)
         var response = OrdersV1.CancelOrderResponse()
-        response.order = Self.wire(order)
+        switch (request.orderID.isEmpty, request.checkoutID.isEmpty) {
+        case (false, true):
+            response.order = Self.wire(try await core.cancel(orderID: try Self.orderID(request.orderID), reason: request.reason))
+        case (true, false):
+            response.order = try await core.cancel(checkoutID: request.checkoutID, reason: request.reason).map(Self.wire)
+        default:
+            throw FieldRules.invalid("order_id", "exactly one of order_id and checkout_id is required")
+        }
         return response
     }
 

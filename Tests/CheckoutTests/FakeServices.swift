@@ -41,6 +41,8 @@ final class FakeServices: InventoryPort, OrdersPort, PaymentsPort, @unchecked Se
     private(set) var reservations: [String: Reservation] = [:]
     private var tombstones: Set<String> = []
     private(set) var orders: [String: Order] = [:]  // by checkout id
+    /// Checkouts cancelled before their order existed (orders' fence).
+    private(set) var fencedCheckouts: Set<String> = []
     private(set) var payments: [String: Payment] = [:]  // by idempotency key
     private(set) var cancelledAuthorizations: Set<String> = []
     private var faults: [String: [Fault]] = [:]
@@ -167,8 +169,11 @@ final class FakeServices: InventoryPort, OrdersPort, PaymentsPort, @unchecked Se
     func createOrder(_ draft: OrderDraft, deadline: ContinuousClock.Instant) async throws -> OrderSummary {
         let newID = mint("o")
         return try step("createOrder") {
-            lock.withLock {
+            try lock.withLock {
                 if let o = orders[draft.checkoutID] { return summary(o) }
+                if fencedCheckouts.contains(draft.checkoutID) {
+                    throw PortError.definite(.failedPrecondition, "checkout was cancelled before its order was created")
+                }
                 let o = Order(orderID: newID, status: .pendingPayment, subtotal: draft.subtotal, total: draft.subtotal)
                 orders[draft.checkoutID] = o
                 return summary(o)
@@ -201,6 +206,18 @@ final class FakeServices: InventoryPort, OrdersPort, PaymentsPort, @unchecked Se
                     throw PortError.definite(.notFound, "no order")
                 }
                 orders[key]!.status = .cancelled
+            }
+        }
+    }
+
+    func cancelOrder(checkoutID: String, reason: String, deadline: ContinuousClock.Instant) async throws {
+        try step("cancelOrder") {
+            lock.withLock {
+                if orders[checkoutID] != nil {
+                    orders[checkoutID]!.status = .cancelled
+                } else {
+                    fencedCheckouts.insert(checkoutID)
+                }
             }
         }
     }

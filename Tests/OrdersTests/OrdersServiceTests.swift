@@ -251,6 +251,38 @@ struct OrdersServiceTests {
         }
     }
 
+    @Test func cancelByCheckoutFencesACreateThatArrivesLate() async throws {
+        try await withService { s, db in
+            let late = createRequest()
+            var fence = OrdersV1.CancelOrderRequest()
+            fence.checkoutID = late.checkoutID
+            fence.reason = "checkout compensated"
+            // No order yet: the cancel fences the checkout (no order in the answer), and again.
+            #expect(try await s.cancelOrder(fence, context: context).order == nil)
+            #expect(try await s.cancelOrder(fence, context: context).order == nil)
+            // The CreateOrder that arrives afterwards is refused and leaves nothing behind.
+            await expectCode(.failedPrecondition) { _ = try await s.createOrder(late, context: context) }
+            #expect(try await db.count("SELECT COUNT(*) AS n FROM orders WHERE checkout_id = ?", [.string(late.checkoutID)]) == 0)
+            var byCheckout = OrdersV1.GetOrderRequest()
+            byCheckout.checkoutID = late.checkoutID
+            await expectCode(.notFound) { _ = try await s.getOrder(byCheckout, context: context) }
+
+            // With an order, cancelling by checkout id cancels that order.
+            let made = try await create(s)
+            var cancel = OrdersV1.CancelOrderRequest()
+            cancel.checkoutID = made.checkoutID
+            cancel.reason = "checkout compensated"
+            let cancelled = try #require(try await s.cancelOrder(cancel, context: context).order)
+            #expect(cancelled.orderID == made.orderID)
+            #expect(cancelled.status == .cancelled)
+
+            // Exactly one of the two ids.
+            var both = cancel
+            both.orderID = made.orderID
+            await expectCode(.invalidArgument) { _ = try await s.cancelOrder(both, context: context) }
+        }
+    }
+
     @Test func concurrentConfirmAndCancelExactlyOneWins() async throws {
         try await withService { s, db in
             for _ in 0..<8 {

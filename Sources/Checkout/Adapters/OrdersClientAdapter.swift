@@ -68,6 +68,13 @@ public struct OrdersClientAdapter: OrdersPort {
         _ = try await mapped(effectful: true) { try await client.cancelOrder(request, options: options(deadline)) }
     }
 
+    public func cancelOrder(checkoutID: String, reason: String, deadline: ContinuousClock.Instant) async throws {
+        var request = OrdersV1.CancelOrderRequest()
+        request.checkoutID = checkoutID
+        request.reason = String(reason.prefix(255))
+        _ = try await mapped(effectful: true) { try await client.cancelOrder(request, options: options(deadline)) }
+    }
+
     public func findOrder(checkoutID: String, deadline: ContinuousClock.Instant) async throws -> OrderSummary? {
         var request = OrdersV1.GetOrderRequest()
         request.checkoutID = checkoutID

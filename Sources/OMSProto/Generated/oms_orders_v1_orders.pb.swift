@@ -367,24 +367,32 @@ extension OrdersV1 {
 }
 
 extension OrdersV1 {
+    /// Cancels an order by its id, or by the checkout that would create it. Given a checkout id
+    /// for which no order exists yet, the call records a fence instead: a CreateOrder for that
+    /// checkout arriving later is refused with FAILED_PRECONDITION, so it can leave no order behind
+    /// (the checkout coordinator's compensation). Exactly one of order_id and checkout_id is set.
     public struct CancelOrderRequest: Sendable, Hashable {
         public var orderID: String = ""
         public var reason: String = ""
+        public var checkoutID: String = ""
 
         public init() {}
 
         public init(
             orderID: String = "",
-            reason: String = ""
+            reason: String = "",
+            checkoutID: String = ""
         ) {
             self.orderID = orderID
             self.reason = reason
+            self.checkoutID = checkoutID
         }
     }
 }
 
 extension OrdersV1 {
     public struct CancelOrderResponse: Sendable, Hashable {
+        /// The cancelled order; absent when the call fenced a checkout that has no order.
         public var order: OrdersV1.Order? = nil
 
         public init() {}
@@ -1000,12 +1008,14 @@ extension OrdersV1.CancelOrderRequest: ProtoMessage, CProtoConvertible {
     func toC(_ c: UnsafeMutablePointer<Oms__Orders__V1__CancelOrderRequest>, _ arena: ProtoArena) {
         if !self.orderID.isEmpty { c.pointee.order_id = arena.cString(self.orderID) }
         if !self.reason.isEmpty { c.pointee.reason = arena.cString(self.reason) }
+        if !self.checkoutID.isEmpty { c.pointee.checkout_id = arena.cString(self.checkoutID) }
     }
 
     init(_fromC c: UnsafePointer<Oms__Orders__V1__CancelOrderRequest>) throws {
         self.init()
         self.orderID = ProtoRuntime.string(c.pointee.order_id)
         self.reason = ProtoRuntime.string(c.pointee.reason)
+        self.checkoutID = ProtoRuntime.string(c.pointee.checkout_id)
     }
 }
 

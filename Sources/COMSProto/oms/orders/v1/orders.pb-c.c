@@ -1814,7 +1814,7 @@ const ProtobufCMessageDescriptor oms__orders__v1__confirm_order_response__descri
   (ProtobufCMessageInit) oms__orders__v1__confirm_order_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor oms__orders__v1__cancel_order_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor oms__orders__v1__cancel_order_request__field_descriptors[3] =
 {
   {
     "order_id",
@@ -1840,15 +1840,28 @@ static const ProtobufCFieldDescriptor oms__orders__v1__cancel_order_request__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "checkout_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__CancelOrderRequest, checkout_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned oms__orders__v1__cancel_order_request__field_indices_by_name[] = {
+  2,   /* field[2] = checkout_id */
   0,   /* field[0] = order_id */
   1,   /* field[1] = reason */
 };
 static const ProtobufCIntRange oms__orders__v1__cancel_order_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor oms__orders__v1__cancel_order_request__descriptor =
 {
@@ -1858,7 +1871,7 @@ const ProtobufCMessageDescriptor oms__orders__v1__cancel_order_request__descript
   "Oms__Orders__V1__CancelOrderRequest",
   "oms.orders.v1",
   sizeof(Oms__Orders__V1__CancelOrderRequest),
-  2,
+  3,
   oms__orders__v1__cancel_order_request__field_descriptors,
   oms__orders__v1__cancel_order_request__field_indices_by_name,
   1,  oms__orders__v1__cancel_order_request__number_ranges,

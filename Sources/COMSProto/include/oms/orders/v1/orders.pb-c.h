@@ -236,20 +236,30 @@ struct  Oms__Orders__V1__ConfirmOrderResponse
     , NULL }
 
 
+/*
+ * Cancels an order by its id, or by the checkout that would create it. Given a checkout id
+ * for which no order exists yet, the call records a fence instead: a CreateOrder for that
+ * checkout arriving later is refused with FAILED_PRECONDITION, so it can leave no order behind
+ * (the checkout coordinator's compensation). Exactly one of order_id and checkout_id is set.
+ */
 struct  Oms__Orders__V1__CancelOrderRequest
 {
   ProtobufCMessage base;
   char *order_id;
   char *reason;
+  char *checkout_id;
 };
 #define OMS__ORDERS__V1__CANCEL_ORDER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&oms__orders__v1__cancel_order_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Oms__Orders__V1__CancelOrderResponse
 {
   ProtobufCMessage base;
+  /*
+   * The cancelled order; absent when the call fenced a checkout that has no order.
+   */
   Oms__Orders__V1__Order *order;
 };
 #define OMS__ORDERS__V1__CANCEL_ORDER_RESPONSE__INIT \
