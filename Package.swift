@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "OMSRedis",
             dependencies: [
-                "CHiredis", nioLocks,
+                "CHiredis", "OMSCore", nioLocks,
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

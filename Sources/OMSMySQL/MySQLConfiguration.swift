@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 
 /// How to reach one MySQL or MariaDB server, and how the pool in front of it behaves.
 ///
@@ -69,28 +70,12 @@ public struct MySQLConfiguration: Sendable, Hashable {
         func bad(_ why: String) -> MySQLError {
             MySQLError(kind: .invalidArgument, message: "invalid MySQL URL: \(why)")
         }
-        guard let schemeEnd = url.range(of: "://") else { throw bad("missing scheme") }
-        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        guard let parts = ConnectionURL(url) else { throw bad("missing scheme") }
+        let scheme = parts.scheme.lowercased()
         guard scheme == "mysql" || scheme == "mariadb" else { throw bad("scheme must be mysql://") }
-        var rest = Substring(url[schemeEnd.upperBound...])
-        var queryPart: Substring = ""
-        if let q = rest.firstIndex(of: "?") {
-            queryPart = rest[rest.index(after: q)...]
-            rest = rest[..<q]
-        }
-        var pathPart: Substring = ""
-        // The authority ends at the first "/" after the last "@" (a password may hold an encoded "/" only).
-        let authorityStart = rest.lastIndex(of: "@").map { rest.index(after: $0) } ?? rest.startIndex
-        if let slash = rest[authorityStart...].firstIndex(of: "/") {
-            pathPart = rest[rest.index(after: slash)...]
-            rest = rest[..<slash]
-        }
         var user = ""
         var password = ""
-        var hostPort = rest
-        if let at = rest.lastIndex(of: "@") {
-            let info = rest[..<at]
-            hostPort = rest[rest.index(after: at)...]
+        if let info = parts.userInfo {
             if let colon = info.firstIndex(of: ":") {
                 user = try Self.decode(info[..<colon])
                 password = try Self.decode(info[info.index(after: colon)...])
@@ -100,6 +85,7 @@ public struct MySQLConfiguration: Sendable, Hashable {
         }
         var host = "127.0.0.1"
         var port = 3306
+        let hostPort = parts.hostPort
         if hostPort.hasPrefix("["), let close = hostPort.firstIndex(of: "]") {
             host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
             let after = hostPort[hostPort.index(after: close)...]
@@ -107,21 +93,13 @@ public struct MySQLConfiguration: Sendable, Hashable {
                 guard let p = Int(after.dropFirst()) else { throw bad("port") }
                 port = p
             }
-        } else if let colon = hostPort.lastIndex(of: ":") {
-            if !hostPort[..<colon].isEmpty { host = String(hostPort[..<colon]) }
-            guard let p = Int(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(p) else {
-                throw bad("port")
-            }
-            port = p
-        } else if !hostPort.isEmpty {
-            host = String(hostPort)
+        } else {
+            guard let named = ConnectionURL.hostAndPort(hostPort, host: host, port: port) else { throw bad("port") }
+            (host, port) = named
         }
-        let database = pathPart.isEmpty ? nil : try Self.decode(pathPart)
+        let database = parts.path.isEmpty ? nil : try Self.decode(parts.path)
         self.init(host: host, port: port, user: user, password: password, database: database)
-        for item in queryPart.split(separator: "&") where !item.isEmpty {
-            let pair = item.split(separator: "=", maxSplits: 1)
-            let key = try Self.decode(pair[0])
-            let value = pair.count > 1 ? try Self.decode(pair[1]) : ""
+        try parts.forEachQueryItem(decode: Self.decode) { key, value in
             switch key {
             case "pool", "pool_size":
                 guard let n = Int(value), n > 0 else { throw bad("pool") }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import OMSCore
 
 /// A snapshot of a pool's counters.
 public struct MySQLPoolStats: Sendable, Hashable {
@@ -220,15 +221,7 @@ public final class MySQLConnectionPool: Sendable {
         callerIsolation: isolated (any Actor)? = #isolation,
         _ body: (MySQLConnection) async throws -> R
     ) async throws -> R {
-        let c = try await lease()
-        do {
-            let r = try await body(c)
-            await release(c)
-            return r
-        } catch {
-            await release(c)
-            throw error
-        }
+        try await withScopedLease(acquire: lease, release: release, body)
     }
 
     /// Runs one statement on a pooled connection and returns every row.
@@ -238,15 +231,7 @@ public final class MySQLConnectionPool: Sendable {
     ///   - timeout: statement timeout for this call.
     /// - Throws: `MySQLError`.
     public func query(_ sql: String, _ binds: [MySQLValue] = [], timeout: Duration? = nil) async throws -> [MySQLRow] {
-        let c = try await lease()
-        do {
-            let rows = try await c.query(sql, binds, timeout: timeout)
-            await release(c)
-            return rows
-        } catch {
-            await release(c)
-            throw error
-        }
+        try await withConnection { try await $0.query(sql, binds, timeout: timeout) }
     }
 
     /// Runs one statement on a pooled connection and returns its first row.
@@ -271,15 +256,7 @@ public final class MySQLConnectionPool: Sendable {
     public func execute(_ sql: String, _ binds: [MySQLValue] = [], timeout: Duration? = nil) async throws
         -> MySQLExecuteResult
     {
-        let c = try await lease()
-        do {
-            let r = try await c.execute(sql, binds, timeout: timeout)
-            await release(c)
-            return r
-        } catch {
-            await release(c)
-            throw error
-        }
+        try await withConnection { try await $0.execute(sql, binds, timeout: timeout) }
     }
 
     /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.

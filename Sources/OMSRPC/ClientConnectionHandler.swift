@@ -270,10 +270,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func close() {
         guard !closing, let context else { return }
         closing = true
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated()
-            .whenComplete { _ in
-                context.close(promise: nil)
-            }
+        context.closeAfterPendingWrites()
     }
 
     /// Writes now and flushes once per event-loop tick, so calls started together share a syscall.

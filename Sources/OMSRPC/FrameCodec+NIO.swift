@@ -172,3 +172,14 @@ extension ByteBufferAllocator {
         return buffer!
     }
 }
+
+extension ChannelHandlerContext {
+    /// Closes the channel once everything written before has reached the socket: an empty buffer is written
+    /// and flushed behind the pending writes, and the close follows its completion (success or failure).
+    func closeAfterPendingWrites() {
+        writeAndFlush(NIOAny(channel.allocator.buffer(capacity: 0))).assumeIsolated()
+            .whenComplete { [self] _ in
+                close(promise: nil)
+            }
+    }
+}

@@ -532,10 +532,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         idleTimer?.cancel()
         idleTimer = nil
         // Close once everything written before has reached the socket.
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated()
-            .whenComplete { _ in
-                context.close(promise: nil)
-            }
+        context.closeAfterPendingWrites()
     }
 
     // MARK: Writing

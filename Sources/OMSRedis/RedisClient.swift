@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import OMSCore
 
 /// One pooled Redis connection with its own worker thread; blocking hiredis calls run only there.
 public final class RedisConnection: Sendable {
@@ -178,15 +179,7 @@ public final class RedisClient: Sendable {
         callerIsolation: isolated (any Actor)? = #isolation,
         _ body: (RedisConnection) async throws -> R
     ) async throws -> R {
-        let c = try await lease()
-        do {
-            let r = try await body(c)
-            await release(c)
-            return r
-        } catch {
-            await release(c)
-            throw error
-        }
+        try await withScopedLease(acquire: lease, release: release, body)
     }
 
     /// Sends one command: `try await redis.send("SET", key, value)`.
@@ -208,15 +201,7 @@ public final class RedisClient: Sendable {
     /// - Throws: `RedisError`; an error reply is thrown as kind `.server`.
     @discardableResult
     public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws -> RedisValue {
-        let c = try await lease()
-        do {
-            let r = try await c.send(command, timeout: timeout)
-            await release(c)
-            return r
-        } catch {
-            await release(c)
-            throw error
-        }
+        try await withConnection { try await $0.send(command, timeout: timeout) }
     }
 
     /// Sends the commands in one round trip on one connection and returns one reply each; error replies are
@@ -226,15 +211,7 @@ public final class RedisClient: Sendable {
     ///   - timeout: timeout for each reply.
     /// - Throws: `RedisError` for connection, timeout or protocol failures.
     public func pipeline(_ commands: [RedisCommand], timeout: Duration? = nil) async throws -> [RedisValue] {
-        let c = try await lease()
-        do {
-            let r = try await c.pipeline(commands, timeout: timeout)
-            await release(c)
-            return r
-        } catch {
-            await release(c)
-            throw error
-        }
+        try await withConnection { try await $0.pipeline(commands, timeout: timeout) }
     }
 
     /// Runs a Lua script with EVALSHA, loading it (SCRIPT LOAD) first when its SHA is not known yet and again

@@ -1,4 +1,5 @@
 import Foundation
+import OMSCore
 
 /// How to reach a Redis server and how the pool in front of it behaves.
 public struct RedisConfiguration: Sendable, Hashable {
@@ -55,24 +56,9 @@ public struct RedisConfiguration: Sendable, Hashable {
         func bad(_ why: String) -> RedisError {
             RedisError(kind: .invalidArgument, message: "invalid Redis URL: \(why)")
         }
-        guard url.hasPrefix("redis://") else { throw bad("scheme must be redis://") }
-        var rest = Substring(url.dropFirst("redis://".count))
-        var query: Substring = ""
-        if let q = rest.firstIndex(of: "?") {
-            query = rest[rest.index(after: q)...]
-            rest = rest[..<q]
-        }
-        var path: Substring = ""
-        let authorityStart = rest.lastIndex(of: "@").map { rest.index(after: $0) } ?? rest.startIndex
-        if let slash = rest[authorityStart...].firstIndex(of: "/") {
-            path = rest[rest.index(after: slash)...]
-            rest = rest[..<slash]
-        }
+        guard url.hasPrefix("redis://"), let parts = ConnectionURL(url) else { throw bad("scheme must be redis://") }
         self.init()
-        var hostPort = rest
-        if let at = rest.lastIndex(of: "@") {
-            let info = rest[..<at]
-            hostPort = rest[rest.index(after: at)...]
+        if let info = parts.userInfo {
             if let colon = info.firstIndex(of: ":") {
                 let u = try Self.decode(info[..<colon])
                 user = u.isEmpty ? nil : u
@@ -81,23 +67,13 @@ public struct RedisConfiguration: Sendable, Hashable {
                 password = try Self.decode(info)
             }
         }
-        if let colon = hostPort.lastIndex(of: ":") {
-            if !hostPort[..<colon].isEmpty { host = String(hostPort[..<colon]) }
-            guard let p = Int(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(p) else {
-                throw bad("port")
-            }
-            port = p
-        } else if !hostPort.isEmpty {
-            host = String(hostPort)
-        }
-        if !path.isEmpty {
-            guard let db = Int(path), db >= 0 else { throw bad("database") }
+        guard let named = ConnectionURL.hostAndPort(parts.hostPort, host: host, port: port) else { throw bad("port") }
+        (host, port) = named
+        if !parts.path.isEmpty {
+            guard let db = Int(parts.path), db >= 0 else { throw bad("database") }
             database = db
         }
-        for item in query.split(separator: "&") where !item.isEmpty {
-            let pair = item.split(separator: "=", maxSplits: 1)
-            let key = try Self.decode(pair[0])
-            let value = pair.count > 1 ? try Self.decode(pair[1]) : ""
+        try parts.forEachQueryItem(decode: Self.decode) { key, value in
             switch key {
             case "pool":
                 guard let n = Int(value), n > 0 else { throw bad("pool") }

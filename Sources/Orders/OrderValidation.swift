@@ -38,15 +38,7 @@ public enum OrderValidation {
         try FieldRules.identifier(request.requestKey, field: "request_key")
         try FieldRules.text(request.reason, field: "reason", max: 500)
         guard !request.lines.isEmpty else { throw bad("lines", "at least one line is required") }
-        guard request.lines.count <= FieldLimits.maxLines else { throw bad("lines", "more than \(FieldLimits.maxLines) lines") }
-        var seen = Set<Int>()
-        for (i, line) in request.lines.enumerated() {
-            guard line.lineNo >= 1, line.lineNo <= FieldLimits.maxLines else {
-                throw bad("lines[\(i)].line_no", "is out of range")
-            }
-            guard seen.insert(line.lineNo).inserted else { throw bad("lines[\(i)].line_no", "appears twice") }
-            try FieldRules.quantity(Int64(line.quantity), field: "lines[\(i)].quantity")
-        }
+        try validateLines(request.lines)
     }
 
     /// Checks a shipment report.
@@ -55,9 +47,16 @@ public enum OrderValidation {
         guard report.orderID > 0 else { throw bad("order_id", "is required") }
         try FieldRules.identifier(report.shipmentID, field: "shipment_id")
         if report.kind == .shipped, report.lines.isEmpty { throw bad("lines", "a shipment needs at least one line") }
-        guard report.lines.count <= FieldLimits.maxLines else { throw bad("lines", "more than \(FieldLimits.maxLines) lines") }
+        try validateLines(report.lines)
+    }
+
+    /// Checks the lines of a return or a shipment report: at most `FieldLimits.maxLines`, each naming an order
+    /// line number in range once, with a valid quantity.
+    /// - Throws: `RPCError` 3.
+    static func validateLines(_ lines: [OrderLineQuantity]) throws {
+        guard lines.count <= FieldLimits.maxLines else { throw bad("lines", "more than \(FieldLimits.maxLines) lines") }
         var seen = Set<Int>()
-        for (i, line) in report.lines.enumerated() {
+        for (i, line) in lines.enumerated() {
             guard line.lineNo >= 1, line.lineNo <= FieldLimits.maxLines else {
                 throw bad("lines[\(i)].line_no", "is out of range")
             }

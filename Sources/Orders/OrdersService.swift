@@ -258,18 +258,9 @@ public struct OrdersService: OrdersV1.OrdersService {
         }
     }
 
+    /// The status `s` stands for (the inverse of the mapping above), or nil for one this service does not have.
     static func status(_ s: OrdersV1.OrderStatus) -> OrderStatus? {
-        switch s {
-        case .pendingPayment: .pendingPayment
-        case .confirmed: .confirmed
-        case .partiallyShipped: .partiallyShipped
-        case .shipped: .shipped
-        case .delivered: .delivered
-        case .cancelled: .cancelled
-        case .partiallyReturned: .partiallyReturned
-        case .returned: .returned
-        default: nil
-        }
+        OrderStatus.allCases.first { status($0) == s }
     }
 
     static func wire(_ o: OrderRecord) -> OrdersV1.Order {

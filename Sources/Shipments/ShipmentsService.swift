@@ -236,14 +236,7 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
         let id = try ShipmentsValidation.id(request.shipmentID, field: "shipment_id")
         let s = try await move(id, .ship, context: context) { tx, s, now in
             try await self.repository.updateState(tx, id: s.id, expectedVersion: s.version, to: .shipped, now: now)
-            var allocations = try await self.repository.lockAllocations(tx, orderID: s.orderID)
-            for line in s.lines {
-                try await self.repository.adjustAllocation(
-                    tx, orderID: s.orderID, lineID: line.lineID, column: .shipped, delta: line.quantity, now: now)
-                if let i = allocations.firstIndex(where: { $0.lineID == line.lineID }) {
-                    allocations[i].shipped += line.quantity
-                }
-            }
+            let allocations = try await self.count(s, as: .shipped, tx, now: now)
             let fullyShipped = allocations.allSatisfy { $0.shipped == $0.ordered }
             if s.amountMinor > 0 {
                 let capture = CapturePayload(
@@ -274,14 +267,7 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
         let id = try ShipmentsValidation.id(request.shipmentID, field: "shipment_id")
         let s = try await move(id, .deliver, context: context) { tx, s, now in
             try await self.repository.updateState(tx, id: s.id, expectedVersion: s.version, to: .delivered, now: now)
-            var allocations = try await self.repository.lockAllocations(tx, orderID: s.orderID)
-            for line in s.lines {
-                try await self.repository.adjustAllocation(
-                    tx, orderID: s.orderID, lineID: line.lineID, column: .delivered, delta: line.quantity, now: now)
-                if let i = allocations.firstIndex(where: { $0.lineID == line.lineID }) {
-                    allocations[i].delivered += line.quantity
-                }
-            }
+            let allocations = try await self.count(s, as: .delivered, tx, now: now)
             let allDelivered = allocations.allSatisfy { $0.delivered == $0.ordered }
             let record = OrderEventPayload(
                 orderID: String(s.orderID), shipmentID: String(s.id), event: ShipmentEventKind.delivered.rawValue,
@@ -323,6 +309,28 @@ public final class ShipmentsService: ShipmentsV1.ShipmentsService {
     /// Runs one state change: loads the shipment, asks the state machine, and for a real move runs `effects`
     /// (which must update the shipment under its version) plus the tracking event, all in one transaction.
     /// A version conflict reruns the whole step with fresh data.
+    /// Locks the order's allocation rows and adds each line quantity of the shipment to one counter of them.
+    /// - Returns: the order's allocations with the quantities added.
+    private func count(
+        _ s: StoredShipment, as column: ShipmentsRepository.AllocationColumn, _ tx: MySQLTransaction, now: Date
+    ) async throws -> [LineAllocation] {
+        let counter: WritableKeyPath<LineAllocation, Int64> =
+            switch column {
+            case .allocated: \.allocated
+            case .shipped: \.shipped
+            case .delivered: \.delivered
+            }
+        var allocations = try await repository.lockAllocations(tx, orderID: s.orderID)
+        for line in s.lines {
+            try await repository.adjustAllocation(
+                tx, orderID: s.orderID, lineID: line.lineID, column: column, delta: line.quantity, now: now)
+            if let i = allocations.firstIndex(where: { $0.lineID == line.lineID }) {
+                allocations[i][keyPath: counter] += line.quantity
+            }
+        }
+        return allocations
+    }
+
     private func move(
         _ id: Int64, _ command: ShipmentCommand, context: ServerContext,
         effects: @escaping @Sendable (MySQLTransaction, StoredShipment, Date) async throws -> String,

@@ -171,22 +171,13 @@ struct CheckoutHarness {
 
     /// The last log lines of some processes, for failure messages.
     func logs(_ services: [String], lines: Int = 25) -> String {
-        services.map { "--- oms-\($0) ---\n\(suite.processes[$0]?.logTail(lines: lines) ?? "(not running)")" }
-            .joined(separator: "\n")
+        IntegrationTests.logs(suite, services, lines: lines)
     }
 
     // MARK: Databases
 
     func withPool<R>(_ service: String, _ body: (MySQLConnectionPool) async throws -> R) async throws -> R {
-        let pool = try suite.database(service)
-        do {
-            let r = try await body(pool)
-            await pool.shutdown()
-            return r
-        } catch {
-            await pool.shutdown()
-            throw error
-        }
+        try await withDatabase(suite, service, body)
     }
 
     func scalar(_ service: String, _ sql: String, _ binds: [MySQLValue] = []) async throws -> Int64 {

@@ -69,9 +69,9 @@ func eventually(
     }
 }
 
-/// The last lines of every process's log, for failure messages.
-func logs(_ suite: TestSuite, _ services: [String]) -> String {
-    services.map { "--- oms-\($0) ---\n\(suite.processes[$0]?.logTail(lines: 30) ?? "(not running)")" }
+/// The last `lines` lines of every process's log, for failure messages.
+func logs(_ suite: TestSuite, _ services: [String], lines: Int = 30) -> String {
+    services.map { "--- oms-\($0) ---\n\(suite.processes[$0]?.logTail(lines: lines) ?? "(not running)")" }
         .joined(separator: "\n")
 }
 
