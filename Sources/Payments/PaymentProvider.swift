@@ -4,6 +4,9 @@ public enum DeclineCode: String, Sendable, Hashable, CaseIterable {
     case insufficientFunds = "insufficient_funds"
     case processingError = "processing_error"
     case expiredCard = "expired_card"
+    /// Not a card's answer: the merchant withdrew the request before the provider decided it
+    /// (`PaymentProvider.withdrawAuthorization`), so no money was ever held.
+    case withdrawn = "withdrawn"
 }
 
 /// An authorization request as the provider receives it.
@@ -76,6 +79,14 @@ public protocol PaymentProvider: Sendable {
     /// What became of the authorization sent with `idempotencyKey`.
     /// - Throws: `PaymentProviderError.unavailable` when the provider cannot be asked right now.
     func lookupAuthorization(idempotencyKey: String) async throws -> ProviderLookupResult
+
+    /// Settles the authorization of `idempotencyKey` for good: when the provider has decided a request
+    /// with that key it answers that outcome; when it has none (never received, or not yet arrived) it
+    /// records the key as withdrawn, so a request with it that arrives later is declined
+    /// (`DeclineCode.withdrawn`) instead of holding money. Idempotent: every call answers the same.
+    /// Payments uses it to settle an intent whose authorization a dead process may never have sent.
+    /// - Throws: `PaymentProviderError.unavailable` when the provider cannot be asked right now.
+    func withdrawAuthorization(idempotencyKey: String) async throws -> ProviderAuthorizationOutcome
 
     /// Captures part of an approved authorization.
     /// - Throws: `PaymentProviderError`.

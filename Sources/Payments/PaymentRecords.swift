@@ -22,7 +22,7 @@ public struct PaymentRecord: Sendable, Hashable, Codable {
     public var cardExpiryYear: Int
     /// The provider's authorization id once approved.
     public var providerReference: String?
-    /// Why the authorization failed (`DeclineCode` raw value, or `abandoned`).
+    /// Why the authorization failed (`DeclineCode` raw value; `abandoned` on rows of earlier versions).
     public var failureCode: String?
     /// Optimistic-lock version; grows by one with every change.
     public var version: Int64

@@ -20,7 +20,7 @@ public enum PaymentsDefinition {
     public static func engineSettings(_ options: PaymentsOptions) -> PaymentsEngineSettings {
         var engine = PaymentsEngineSettings(
             providerTimeout: options.providerTimeout, claimMargin: .seconds(2), pollInterval: options.pollInterval,
-            abandonAfter: options.abandonAfter, resolverInterval: options.resolverInterval)
+            resolverInterval: options.resolverInterval)
         engine.nodeID = options.nodeID
         return engine
     }
@@ -77,8 +77,6 @@ public struct PaymentsOptions: ParsableArguments, Sendable {
     public var pollInterval: Duration = .milliseconds(15)
     @Option(setting: "resolver-interval", help: "Period of the job settling pending payments.")
     public var resolverInterval: Duration = .seconds(5)
-    @Option(setting: "abandon-after", help: "Age after which a pending payment the provider never saw is failed.")
-    public var abandonAfter: Duration = .seconds(900)
     @Option(setting: "node-id", range: 0...1023, help: "Node id of this instance in payment ids; one per instance.")
     public var nodeID = 0
 

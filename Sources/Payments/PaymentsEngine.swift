@@ -6,7 +6,7 @@ import OMSMySQL
 import OMSRPCCore
 
 /// Tunables of the payments engine (settings `provider-timeout`, `claim-margin`, `poll-interval`,
-/// `abandon-after`, `resolver-interval`).
+/// `resolver-interval`).
 public struct PaymentsEngineSettings: Sendable, Hashable {
     /// Longest wait for one provider call when the caller's deadline allows more (or set none).
     public var providerTimeout: Duration
@@ -14,8 +14,6 @@ public struct PaymentsEngineSettings: Sendable, Hashable {
     public var claimMargin: Duration
     /// How often a caller waiting for another call with the same key re-reads the row.
     public var pollInterval: Duration
-    /// A pending intent the provider never heard of is marked failed (`abandoned`) after this.
-    public var abandonAfter: Duration
     /// Period of the resolver job.
     public var resolverInterval: Duration
     /// This instance's node id for time-ordered ids (`--node-id`); distinct per instance.
@@ -23,13 +21,11 @@ public struct PaymentsEngineSettings: Sendable, Hashable {
 
     public init(
         providerTimeout: Duration = .seconds(10), claimMargin: Duration = .seconds(2),
-        pollInterval: Duration = .milliseconds(15), abandonAfter: Duration = .seconds(900),
-        resolverInterval: Duration = .seconds(5)
+        pollInterval: Duration = .milliseconds(15), resolverInterval: Duration = .seconds(5)
     ) {
         self.providerTimeout = providerTimeout
         self.claimMargin = claimMargin
         self.pollInterval = pollInterval
-        self.abandonAfter = abandonAfter
         self.resolverInterval = resolverInterval
     }
 }
@@ -454,7 +450,10 @@ public final class PaymentsEngine: Sendable {
 
     /// One pass of the resolver: settles pending intents and unconfirmed operations that nobody
     /// holds a claim on, by asking the provider (intents) or re-sending the idempotent call
-    /// (operations). Intents the provider never heard of are failed as `abandoned` after `abandonAfter`.
+    /// (operations). An intent the provider has no answer for, once its claim has run out (the call
+    /// that recorded it died before or while sending), is withdrawn at the provider at once: the
+    /// provider answers the outcome if the request reached it after all, else records the key as
+    /// withdrawn so the request can never hold money later, and the intent fails as `withdrawn`.
     /// - Returns: how many intents and operations were settled.
     @discardableResult
     public func resolvePending(limit: Int = 100) async throws -> (intents: Int, operations: Int) {
@@ -478,15 +477,16 @@ public final class PaymentsEngine: Sendable {
                 case .completed(let outcome):
                     _ = try await recordOutcome(claimed, outcome: outcome, log: log)
                     settledIntents += 1
-                case .notFound where now.timeIntervalSince(row.createdAt) > settings.abandonAfter.inSeconds:
-                    var machine = try PaymentIntentStateMachine(
-                        status: .pending, amount: row.record.amount, capturedAmount: 0, refundedAmount: 0)
-                    let transition = try machine.authorizationFailed()
-                    var updated = claimed.record
-                    updated.failureCode = "abandoned"
-                    _ = try await record(claimed, updated: updated, machine: machine, transition: transition, log: log)
+                case .notFound:
+                    let outcome = try await callProvider(
+                        deadline: nil,
+                        { [provider] in
+                            try await provider.withdrawAuthorization(idempotencyKey: row.providerKey)
+                        })
+                    log.info("pending authorization settled by withdrawal", metadata: ["outcome": "\(outcome)"])
+                    _ = try await recordOutcome(claimed, outcome: outcome, log: log)
                     settledIntents += 1
-                case .notFound, .inProgress:
+                case .inProgress:
                     await release(claimed, log: log)
                 }
             } catch {

@@ -203,7 +203,7 @@ public struct PaymentsService: PaymentsV1.PaymentsService {
             case .insufficientFunds?: p.declineCode = .insufficientFunds
             case .processingError?: p.declineCode = .processingError
             case .expiredCard?: p.declineCode = .expiredCard
-            case nil: p.declineCode = .unspecified
+            case .withdrawn?, nil: p.declineCode = .unspecified
             }
             p.failureMessage = failureMessage(code)
         }
@@ -233,6 +233,7 @@ public struct PaymentsService: PaymentsV1.PaymentsService {
         case DeclineCode.insufficientFunds.rawValue: "the card has insufficient funds"
         case DeclineCode.processingError.rawValue: "the provider could not process the card"
         case DeclineCode.expiredCard.rawValue: "the card has expired"
+        case DeclineCode.withdrawn.rawValue: "the authorization never reached the provider; withdrawn"
         case "abandoned": "the provider never received the authorization; abandoned"
         default: code
         }

@@ -89,6 +89,7 @@ public actor SandboxPaymentProvider: PaymentProvider {
             key: request.idempotencyKey,
             SandboxAuthorization(
                 fingerprint: fingerprint.value, amount: request.amount, outcome: decide(number: number, card: card)))
+        if recorded.fingerprint == Self.withdrawnFingerprint { return .declined(.withdrawn) }
         guard fingerprint.matches(recorded.fingerprint) else { throw PaymentProviderError.idempotencyMismatch }
         let outcome = recorded.outcome
         let delay = number == TestCard.slow ? slowLatency : latency
@@ -100,6 +101,18 @@ public actor SandboxPaymentProvider: PaymentProvider {
         lookupCallCount += 1
         guard let existing = try await ledger.authorization(key: idempotencyKey) else { return .notFound }
         return .completed(existing.outcome)
+    }
+
+    /// The fingerprint of a withdrawal's record: no request fingerprint has this form.
+    static let withdrawnFingerprint = "withdrawn"
+
+    public func withdrawAuthorization(idempotencyKey: String) async throws -> ProviderAuthorizationOutcome {
+        // The first record of the key decides, as for authorize: a request that got there first
+        // keeps its outcome; otherwise the withdrawal is the key's outcome from now on.
+        let recorded = try await ledger.record(
+            key: idempotencyKey,
+            SandboxAuthorization(fingerprint: Self.withdrawnFingerprint, amount: 0, outcome: .declined(.withdrawn)))
+        return recorded.outcome
     }
 
     public func capture(reference: String, amount: Int64, idempotencyKey: String) async throws {

@@ -217,7 +217,7 @@ import Testing
         let settings = Self.settings(
             lease: "6s", stepTimeout: "4s",
             extra: [
-                "OMS_PAYMENTS_SANDBOX_LATENCY": "2s", "OMS_PAYMENTS_ABANDON_AFTER": "1s",
+                "OMS_PAYMENTS_SANDBOX_LATENCY": "2s",
                 "OMS_PAYMENTS_RESOLVER_INTERVAL": "500ms",
             ])
         try await TestSuite.with(settings: settings) { suite in
