@@ -31,8 +31,14 @@ public struct CheckoutConfiguration: Sendable {
     public var retryMaximumDelay: Duration = .seconds(1)
     /// How often a concurrent call with the same key re-reads the checkout while the first runs.
     public var pollInterval: Duration = .milliseconds(20)
-    /// Delay before recovery retries a checkout it could not finish (grows with attempts, capped at 60 s).
+    /// Delay before recovery retries a checkout it could not finish: `deferDelay` × 2^(attempts − 1),
+    /// at most `maxDeferDelay`, with ±20 % jitter.
     public var deferDelay: Duration = .seconds(1)
+    public var maxDeferDelay: Duration = .seconds(60)
+    /// Drive passes after which recovery gives up on a checkout and parks it (`max-attempts`): it
+    /// stays open, counted and listed (`omsctl checkout parked`) until an operator resumes it. At the
+    /// 60 s cap, 200 passes are about three hours of a peer being unreachable.
+    public var maxAttempts: Int = 200
     /// Whether a checkout asks the gate for the stock of its SKUs while it prices them, and answers
     /// out of stock at once — one commit, nothing reserved — when a line cannot be covered
     /// (`stock-precheck`, default true). Reserve still decides for every checkout that goes on.
@@ -64,6 +70,7 @@ public struct CheckoutConfiguration: Sendable {
         recoveryInterval = options.recoveryInterval
         recoveryBatch = options.recoveryBatch
         recoveryConcurrency = options.recoveryConcurrency
+        maxAttempts = options.maxAttempts
         stockPrecheck = options.stockPrecheck
         retention = options.retention
         retentionInterval = options.retentionInterval
@@ -126,6 +133,10 @@ public struct CheckoutOptions: ParsableArguments, Sendable {
     public var recoveryBatch = defaults.recoveryBatch
     @Option(setting: "recovery-concurrency", range: 1...256, help: "Checkouts driven at once by one sweeper pass.")
     public var recoveryConcurrency = defaults.recoveryConcurrency
+    @Option(
+        setting: "max-attempts", range: 1...100_000,
+        help: "Drive passes after which recovery parks a checkout for an operator.")
+    public var maxAttempts = defaults.maxAttempts
     @Option(setting: "stock-precheck", help: "Whether pricing also asks the gate for stock and answers out of stock early.")
     public var stockPrecheck = defaults.stockPrecheck
     @Option(setting: "retention", help: "How long a finished checkout and its key are kept (0 keeps everything).")

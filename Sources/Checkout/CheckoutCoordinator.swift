@@ -305,6 +305,23 @@ public final class CheckoutCoordinator: Sendable {
         try await repository.find(checkoutID: id)
     }
 
+    /// Checkouts recovery gave up on, oldest first.
+    /// - Throws: `MySQLError`.
+    public func parkedCheckouts(limit: Int) async throws -> [CheckoutSnapshot] {
+        try await repository.parked(limit: limit)
+    }
+
+    /// Takes a parked checkout back into recovery with a fresh attempt budget (the next sweeper
+    /// pass claims it). A checkout that is not parked is left as it is.
+    /// - Returns: the checkout as it is now, or nil when there is none with that id.
+    /// - Throws: `MySQLError`.
+    public func resume(checkoutID: Int64) async throws -> CheckoutSnapshot? {
+        if try await repository.resume(checkoutID: checkoutID) {
+            logger.notice("parked checkout resumed by an operator", metadata: ["checkout_id": "\(checkoutID)"])
+        }
+        return try await repository.find(checkoutID: checkoutID)
+    }
+
     /// The step log of a checkout, oldest first.
     /// - Throws: `MySQLError`.
     public func log(checkoutID: Int64) async throws -> [CheckoutLogEntry] {

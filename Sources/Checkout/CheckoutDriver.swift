@@ -14,6 +14,8 @@ struct DriveRun: Sendable {
     /// The caller's deadline for the forward steps up to the authorization; nil in recovery.
     var callerDeadline: ContinuousClock.Instant?
     var recovering: Bool
+    /// Drive passes so far, this one included (1 for the caller's own pass).
+    var attempts: Int = 1
     /// The forward step whose intent this pass logged and whose call it has not made yet (the intent
     /// rides in the commit of the previous result; see `record`).
     var intentLogged: CheckoutStep? = nil
@@ -67,10 +69,17 @@ extension CheckoutCoordinator {
                 }
             }
         } catch let d as Deferral {
-            let delay = min(configuration.deferDelay * max(1, min(run.saga.compensationFailures.count + 1, 60)), .seconds(60))
+            if run.attempts >= configuration.maxAttempts {
+                try await park(&run, reason: "\(run.attempts) passes; last: \(d.reason)", logger: logger)
+                return nil
+            }
+            let delay = Self.retryDelay(attempts: run.attempts, configuration: configuration)
             logger.warning(
-                "checkout deferred", metadata: ["checkout_id": "\(run.checkoutID)", "phase": "\(run.saga.phase.rawValue)",
-                                                "reason": "\(d.reason)"])
+                "checkout deferred",
+                metadata: [
+                    "checkout_id": "\(run.checkoutID)", "phase": "\(run.saga.phase.rawValue)", "reason": "\(d.reason)",
+                    "attempts": "\(run.attempts)", "retry_in": "\(delay)",
+                ])
             if try await repository.deferRetry(
                 checkoutID: run.checkoutID, expectedVersion: run.version, owner: configuration.instanceName,
                 phase: run.saga.phase, reason: d.reason, retryAfter: delay) != nil
@@ -83,6 +92,32 @@ extension CheckoutCoordinator {
             logger.notice("\(l)")
             return nil
         }
+    }
+
+    /// The wait before the next pass over a checkout that could not finish: doubling from
+    /// `deferDelay` with each pass, at most `maxDeferDelay`, with ±20 % jitter so that checkouts
+    /// deferred together do not come back together.
+    static func retryDelay(attempts: Int, configuration: CheckoutConfiguration) -> Duration {
+        let doublings = max(0, min(attempts - 1, 30))
+        let base = min(configuration.deferDelay * (1 << doublings), configuration.maxDeferDelay)
+        return base * Double.random(in: 0.8...1.2)
+    }
+
+    /// Gives up on a checkout: parked, it is no longer claimed by recovery until an operator resumes it.
+    func park(_ run: inout DriveRun, reason: String, logger: Logger) async throws {
+        logger.error(
+            "checkout parked: recovery gave up; resume it with `omsctl checkout resume`",
+            metadata: [
+                "checkout_id": "\(run.checkoutID)", "phase": "\(run.saga.phase.rawValue)", "attempts": "\(run.attempts)",
+                "reason": "\(reason)",
+            ])
+        if try await repository.park(
+            checkoutID: run.checkoutID, expectedVersion: run.version, owner: configuration.instanceName,
+            phase: run.saga.phase, reason: reason) != nil
+        {
+            run.version += 1
+        }
+        metrics.recovery("parked")
     }
 
     /// The TEST-ONLY failpoint (`failpoint=crash-after:<step>`): dies like `kill -9` right after the

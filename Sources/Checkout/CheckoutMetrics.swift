@@ -5,12 +5,14 @@ import Metrics
 /// `oms_checkout_checkouts_total{outcome}` (placed, out_of_stock, payment_declined,
 /// invalid_request, failed), `oms_checkout_step_duration_seconds{step,result}`,
 /// `oms_checkout_compensations_total{step,result}`, `oms_checkout_recoveries_total{result}`
-/// (claimed, finished, deferred), `oms_checkout_unknown_outcomes_total{step}`,
+/// (claimed, finished, deferred, parked), `oms_checkout_unknown_outcomes_total{step}`,
 /// `oms_checkout_idempotent_replays_total{kind}` (result, in_progress, conflict),
-/// `oms_checkout_open` (open checkouts seen by the last sweeper pass),
+/// `oms_checkout_open` (open checkouts seen by the last sweeper pass), `oms_checkout_parked`
+/// (of those, checkouts recovery gave up on, waiting for an operator),
 /// `oms_checkout_stock_precheck_rejections_total` (answered out of stock before anything was reserved).
 struct CheckoutMetrics: Sendable {
     let open = Gauge(label: "oms_checkout_open")
+    let parked = Gauge(label: "oms_checkout_parked")
 
     func finished(_ outcome: CheckoutOutcome) {
         Counter(label: "oms_checkout_checkouts_total", dimensions: [("outcome", outcome.label)]).increment()

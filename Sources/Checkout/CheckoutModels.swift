@@ -136,6 +136,14 @@ public struct CheckoutSnapshot: Sendable, Hashable {
     public var leaseOwner: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// When recovery parked the checkout (it gave up after `max-attempts` passes), and why.
+    public var parked: Parking?
+
+    /// Recovery gave up on a checkout; an operator resumes it.
+    public struct Parking: Sendable, Hashable {
+        public var at: Date
+        public var reason: String
+    }
 
     /// Creates a snapshot.
     public init(

@@ -12,6 +12,8 @@ public struct RecoveryReport: Sendable, Hashable {
     public var deferred = 0
     /// Open checkouts left after the pass.
     public var open = 0
+    /// Of those, checkouts recovery gave up on (they wait for an operator).
+    public var parked = 0
 
     public init() {}
 }
@@ -47,6 +49,8 @@ extension CheckoutCoordinator {
         }
         report.open = try await repository.openCount()
         metrics.open.record(Double(report.open))
+        report.parked = try await repository.parkedCount()
+        metrics.parked.record(Double(report.parked))
         if report.claimed > 0 {
             logger.info(
                 "checkout recovery pass",
@@ -71,7 +75,7 @@ extension CheckoutCoordinator {
             log.notice("recovering checkout", metadata: ["phase": "\(snapshot.saga.phase.rawValue)", "attempts": "\(snapshot.attempts)"])
             var run = DriveRun(
                 checkoutID: checkoutID, version: claimed, saga: snapshot.saga, draft: snapshot.request.draft, card: nil,
-                callerDeadline: nil, recovering: true)
+                callerDeadline: nil, recovering: true, attempts: snapshot.attempts)
             var interrupted = run.saga
             if (try? interrupted.apply(.interrupted)) != nil, interrupted != run.saga {
                 try await record(.interrupted, kind: "resolved", step: nil, run: &run, logger: log)
@@ -81,6 +85,17 @@ extension CheckoutCoordinator {
             return (true, outcome != nil)
         } catch {
             log.error("checkout recovery failed", metadata: ["error": "\(error)"])
+            // A failure that is not a port's (a defect, a stored row it cannot read) would be claimed
+            // again after every lease: bounded like deferrals, then parked for an operator.
+            if let attempts = try? await repository.find(checkoutID: checkoutID)?.attempts,
+                attempts >= configuration.maxAttempts
+            {
+                log.error(
+                    "checkout parked: recovery gave up; resume it with `omsctl checkout resume`",
+                    metadata: ["attempts": "\(attempts)"])
+                try? await repository.parkUnleased(checkoutID: checkoutID, reason: "\(attempts) passes; last: \(error)")
+                metrics.recovery("parked")
+            }
             return (true, false)
         }
     }

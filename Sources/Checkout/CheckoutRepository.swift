@@ -52,11 +52,11 @@ public struct CheckoutRepository: Sendable {
 
     private static let columns = """
         checkout_id, idempotency_key, request_hash, saga, request, result, attempts, version, lease_owner,
-        created_at, updated_at
+        created_at, updated_at, parked_at, parked_reason
         """
 
     private static func snapshot(_ row: MySQLRow) throws -> CheckoutSnapshot {
-        CheckoutSnapshot(
+        var snapshot = CheckoutSnapshot(
             checkoutID: try row.int64("checkout_id"),
             idempotencyKey: try row.string("idempotency_key"),
             requestHash: try row.string("request_hash"),
@@ -68,6 +68,10 @@ public struct CheckoutRepository: Sendable {
             leaseOwner: try row.optionalString("lease_owner"),
             createdAt: try row.date("created_at"),
             updatedAt: try row.date("updated_at"))
+        if let parkedAt = try row.optionalDate("parked_at") {
+            snapshot.parked = .init(at: parkedAt, reason: try row.optionalString("parked_reason") ?? "")
+        }
+        return snapshot
     }
 
     /// The checkout recorded under an idempotency key.
@@ -271,7 +275,7 @@ public struct CheckoutRepository: Sendable {
             try await c.query(
                 """
                 SELECT checkout_id, version FROM checkouts
-                WHERE is_open = 1 AND lease_expires_at < NOW(6) AND next_attempt_at <= NOW(6)
+                WHERE is_open = 1 AND lease_expires_at < NOW(6) AND next_attempt_at <= NOW(6) AND parked_at IS NULL
                 ORDER BY checkout_id LIMIT ?
                 """, [.int64(Int64(limit))])
         }
@@ -323,6 +327,76 @@ public struct CheckoutRepository: Sendable {
 
     /// Number of open checkouts (a gauge, and tests).
     /// - Throws: `MySQLError`.
+    /// Parks a checkout this instance holds: recovery stops claiming it until `resume`.
+    /// - Returns: the new version, or nil when the lease was lost.
+    /// - Throws: `MySQLError`.
+    @discardableResult
+    public func park(
+        checkoutID: Int64, expectedVersion: Int64, owner: String, phase: CheckoutPhase, reason: String
+    ) async throws -> Int64? {
+        let detail = try Self.json(["reason": reason])
+        let entry = CheckoutLogEntry(kind: "parked", step: nil, fromPhase: phase, toPhase: phase, detail: detail)
+        let r = try await database.write { c in
+            try await c.execute(
+                """
+                UPDATE checkouts SET lease_owner = NULL, lease_expires_at = NOW(6), parked_at = NOW(6),
+                  parked_reason = ?, updated_at = NOW(6), version = version + 1,
+                  step_log = \(Self.appendedLog(count: 1))
+                WHERE checkout_id = ? AND version = ? AND lease_owner = ?
+                """,
+                [.string(String(reason.prefix(500)))]
+                    + Self.logBinds([entry], version: expectedVersion + 1, owner: owner)
+                    + [.int64(checkoutID), .int64(expectedVersion), .string(owner)])
+        }
+        return r.affectedRows == 1 ? expectedVersion + 1 : nil
+    }
+
+    /// Parks a checkout whose lease has expired (its drive failed with something that is not a
+    /// port failure, so no instance holds it).
+    /// - Throws: `MySQLError`.
+    public func parkUnleased(checkoutID: Int64, reason: String) async throws {
+        try await database.write { c in
+            _ = try await c.execute(
+                """
+                UPDATE checkouts SET parked_at = NOW(6), parked_reason = ?, updated_at = NOW(6), version = version + 1
+                WHERE checkout_id = ? AND is_open = 1 AND parked_at IS NULL
+                """, [.string(String(reason.prefix(500))), .int64(checkoutID)])
+        }
+    }
+
+    /// Takes a parked checkout back into recovery with a fresh attempt budget.
+    /// - Returns: whether it was parked.
+    /// - Throws: `MySQLError`.
+    public func resume(checkoutID: Int64) async throws -> Bool {
+        let r = try await database.write { c in
+            try await c.execute(
+                """
+                UPDATE checkouts SET parked_at = NULL, parked_reason = NULL, attempts = 0, next_attempt_at = NOW(6),
+                  updated_at = NOW(6), version = version + 1
+                WHERE checkout_id = ? AND parked_at IS NOT NULL
+                """, [.int64(checkoutID)])
+        }
+        return r.affectedRows == 1
+    }
+
+    /// Parked checkouts, oldest first.
+    /// - Throws: `MySQLError`.
+    public func parked(limit: Int) async throws -> [CheckoutSnapshot] {
+        try await database.write { c in
+            try await c.query(
+                "SELECT \(Self.columns) FROM checkouts WHERE parked_at IS NOT NULL ORDER BY parked_at LIMIT ?",
+                [.int64(Int64(limit))])
+        }.map(Self.snapshot)
+    }
+
+    /// How many checkouts are parked.
+    /// - Throws: `MySQLError`.
+    public func parkedCount() async throws -> Int {
+        try await database.write { c in
+            try await c.queryOne("SELECT COUNT(*) AS n FROM checkouts WHERE parked_at IS NOT NULL")?.int("n") ?? 0
+        }
+    }
+
     public func openCount() async throws -> Int {
         try await database.write { c in
             try await c.queryOne("SELECT COUNT(*) AS n FROM checkouts WHERE is_open = 1")?.int("n") ?? 0

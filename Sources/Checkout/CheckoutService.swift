@@ -44,6 +44,27 @@ public struct CheckoutService: CheckoutV1.CheckoutService {
         return CheckoutV1.GetCheckoutResponse(checkout: Self.record(snapshot))
     }
 
+    /// ListParkedCheckouts: what recovery gave up on, for operators.
+    /// - Throws: `RPCError` 3 for a page size over 500.
+    public func listParkedCheckouts(_ request: CheckoutV1.ListParkedCheckoutsRequest, context: ServerContext)
+        async throws -> CheckoutV1.ListParkedCheckoutsResponse
+    {
+        let limit = request.pageSize == 0 ? 50 : Int(request.pageSize)
+        let parked = try await coordinator.parkedCheckouts(limit: limit)
+        return CheckoutV1.ListParkedCheckoutsResponse(checkouts: parked.map(Self.record))
+    }
+
+    /// ResumeCheckout: a parked checkout goes back to recovery.
+    /// - Throws: `RPCError` 3 for a malformed id, 5 for an unknown checkout.
+    public func resumeCheckout(_ request: CheckoutV1.ResumeCheckoutRequest, context: ServerContext) async throws
+        -> CheckoutV1.ResumeCheckoutResponse
+    {
+        guard let snapshot = try await coordinator.resume(checkoutID: Int64(request.checkoutID) ?? 0) else {
+            throw RPCError(.notFound, "no checkout \(request.checkoutID)")
+        }
+        return CheckoutV1.ResumeCheckoutResponse(checkout: Self.record(snapshot))
+    }
+
     // MARK: Mapping
 
     static func money(_ m: CheckoutMoney) -> CommonV1.Money {
@@ -114,6 +135,10 @@ public struct CheckoutService: CheckoutV1.CheckoutService {
         r.phase = s.saga.phase.rawValue
         r.attempts = UInt32(clamping: s.attempts)
         r.compensationFailures = s.saga.compensationFailures
+        if let parked = s.parked {
+            r.parkedAtUs = parked.at.unixMicroseconds
+            r.parkedReason = parked.reason
+        }
         return r
     }
 }

@@ -117,6 +117,20 @@ public enum CheckoutValidation {
     }
 }
 
+extension CheckoutV1.ListParkedCheckoutsRequest: RPCValidatable {
+    /// - Throws: `RPCError` 3 for a page size over 500.
+    public func validate() throws {
+        guard pageSize <= 500 else { throw CheckoutValidation.bad("page_size", "must be at most 500") }
+    }
+}
+
+extension CheckoutV1.ResumeCheckoutRequest: RPCValidatable {
+    /// - Throws: `RPCError` 3 unless the id is a checkout id.
+    public func validate() throws {
+        guard let n = Int64(checkoutID), n > 0 else { throw CheckoutValidation.bad("checkout_id", "is not a checkout id") }
+    }
+}
+
 extension CheckoutV1.GetCheckoutRequest: RPCValidatable {
     /// Requires a non-empty key or checkout id.
     /// - Throws: `RPCError` 3 INVALID_ARGUMENT.

@@ -1,7 +1,10 @@
-import Checkout
 import Foundation
 import OMSAPI
+import OMSCore
+import OMSRPCCore
 import Testing
+
+@testable import Checkout
 
 @Suite("Checkout coordinator against MariaDB with fake services", .serialized)
 struct CheckoutCoordinatorTests {
@@ -377,6 +380,59 @@ struct CheckoutCoordinatorTests {
                 return
             }
             #expect(h.services.nothingLeft(checkoutID: r.checkoutID).isEmpty)
+        }
+    }
+
+    @Test func recoveryBacksOffThenParksTheCheckoutAndAnOperatorResumesIt() async throws {
+        try await CheckoutHarness.run { h in
+            // Orders never lets the compensation cancel: every pass is deferred.
+            h.services.inject("cancelOrder", Array(repeating: .unavailable, count: 100_000))
+            let coordinator = h.coordinator(stepTimeout: .milliseconds(200), maxAttempts: 4)
+            let service = h.service(coordinator)
+            let r = try await service.placeOrder(
+                placeOrderRequest(card: FakeServices.decliningCard), context: CheckoutHarness.context(deadline: .seconds(5)))
+            #expect(r.isInProgress, "\(r)")
+            var report = RecoveryReport()
+            for _ in 0..<300 where report.parked == 0 {
+                report = try await coordinator.recoverOnce()
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(report.parked == 1 && report.open == 1)
+            let listed = try await service.listParkedCheckouts(.init(), context: CheckoutHarness.context())
+            #expect(listed.checkouts.map(\.checkoutID) == [r.checkoutID])
+            #expect(listed.checkouts.first?.attempts == 4)
+            #expect(listed.checkouts.first?.parkedReason.contains("4 passes") == true)
+            // Parked means left alone: further passes claim nothing and call nothing.
+            let calls = h.services.callCount("cancelOrder")
+            for _ in 0..<5 {
+                #expect(try await coordinator.recoverOnce().claimed == 0)
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(h.services.callCount("cancelOrder") == calls)
+
+            // The operator fixes orders and resumes it: recovery finishes the compensation.
+            h.services.clearFaults()
+            let resumed = try await service.resumeCheckout(.init(checkoutID: r.checkoutID), context: CheckoutHarness.context())
+            #expect(resumed.checkout?.parkedAtUs == 0)
+            try await h.recoverAll(coordinator)
+            #expect(h.services.nothingLeft(checkoutID: r.checkoutID).isEmpty)
+            #expect(try await service.listParkedCheckouts(.init(), context: CheckoutHarness.context()).checkouts.isEmpty)
+            do {
+                _ = try await service.resumeCheckout(.init(checkoutID: "12345"), context: CheckoutHarness.context())
+                Issue.record("resuming an unknown checkout succeeded")
+            } catch let e as RPCError {
+                #expect(e.code == .notFound)
+            }
+        }
+    }
+
+    @Test func retryDelaysDoubleUpToTheCapWithJitter() {
+        var c = CheckoutConfiguration()
+        c.deferDelay = .seconds(1)
+        c.maxDeferDelay = .seconds(60)
+        for (attempts, base) in [(1, 1.0), (2, 2.0), (3, 4.0), (7, 60.0), (50, 60.0), (1_000, 60.0)] {
+            let delay = CheckoutCoordinator.retryDelay(attempts: attempts, configuration: c).inSeconds
+            #expect(delay >= base * 0.8 - 1e-9 && delay <= base * 1.2 + 1e-9, "attempt \(attempts): \(delay) s")
         }
     }
 

@@ -38,7 +38,7 @@ struct CheckoutHarness {
     /// A coordinator; `lease` short for instances that are made to "crash".
     func coordinator(
         name: String = "test-\(UInt32.random(in: 0...UInt32.max))", lease: Duration = .seconds(30),
-        stepTimeout: Duration = .seconds(3)
+        stepTimeout: Duration = .seconds(3), maxAttempts: Int = CheckoutConfiguration().maxAttempts
     ) -> CheckoutCoordinator {
         var c = CheckoutConfiguration()
         c.instanceName = name
@@ -49,6 +49,7 @@ struct CheckoutHarness {
         c.retryInitialDelay = .milliseconds(2)
         c.retryMaximumDelay = .milliseconds(20)
         c.pollInterval = .milliseconds(10)
+        c.maxAttempts = maxAttempts
         return CheckoutCoordinator(
             database: database, inventory: services, orders: services, payments: services, configuration: c,
             logger: logger)

@@ -16,9 +16,13 @@ extension CheckoutV1 {
                 service: "oms.checkout.v1.Checkout", method: "PlaceOrder", idempotent: true)
             public static let getCheckout = MethodDescriptor(
                 service: "oms.checkout.v1.Checkout", method: "GetCheckout", idempotent: true)
+            public static let listParkedCheckouts = MethodDescriptor(
+                service: "oms.checkout.v1.Checkout", method: "ListParkedCheckouts", idempotent: true)
+            public static let resumeCheckout = MethodDescriptor(
+                service: "oms.checkout.v1.Checkout", method: "ResumeCheckout", idempotent: true)
 
             /// Every method of the service, in declaration order.
-            public static let all: [MethodDescriptor] = [placeOrder, getCheckout]
+            public static let all: [MethodDescriptor] = [placeOrder, getCheckout, listParkedCheckouts, resumeCheckout]
         }
     }
 
@@ -28,6 +32,10 @@ extension CheckoutV1 {
         /// Idempotent on idempotency_key.
         func placeOrder(_ request: CheckoutV1.PlaceOrderRequest, context: ServerContext) async throws -> CheckoutV1.PlaceOrderResponse
         func getCheckout(_ request: CheckoutV1.GetCheckoutRequest, context: ServerContext) async throws -> CheckoutV1.GetCheckoutResponse
+        /// Operators: the checkouts recovery gave up on.
+        func listParkedCheckouts(_ request: CheckoutV1.ListParkedCheckoutsRequest, context: ServerContext) async throws -> CheckoutV1.ListParkedCheckoutsResponse
+        /// Operators: resume a parked checkout (a checkout that is not parked is answered as it is).
+        func resumeCheckout(_ request: CheckoutV1.ResumeCheckoutRequest, context: ServerContext) async throws -> CheckoutV1.ResumeCheckoutResponse
     }
 
     /// Typed client for `oms.checkout.v1.Checkout` over any `RPCClientTransport`.
@@ -52,6 +60,22 @@ extension CheckoutV1 {
         ) async throws -> CheckoutV1.GetCheckoutResponse {
             try await transport.unary(CheckoutV1.Checkout.Method.getCheckout, request, as: CheckoutV1.GetCheckoutResponse.self, options: options)
         }
+
+        /// Operators: the checkouts recovery gave up on.
+        /// - Throws: `RPCError` with the server's status code, or a transport error.
+        public func listParkedCheckouts(
+            _ request: CheckoutV1.ListParkedCheckoutsRequest, options: CallOptions = CallOptions()
+        ) async throws -> CheckoutV1.ListParkedCheckoutsResponse {
+            try await transport.unary(CheckoutV1.Checkout.Method.listParkedCheckouts, request, as: CheckoutV1.ListParkedCheckoutsResponse.self, options: options)
+        }
+
+        /// Operators: resume a parked checkout (a checkout that is not parked is answered as it is).
+        /// - Throws: `RPCError` with the server's status code, or a transport error.
+        public func resumeCheckout(
+            _ request: CheckoutV1.ResumeCheckoutRequest, options: CallOptions = CallOptions()
+        ) async throws -> CheckoutV1.ResumeCheckoutResponse {
+            try await transport.unary(CheckoutV1.Checkout.Method.resumeCheckout, request, as: CheckoutV1.ResumeCheckoutResponse.self, options: options)
+        }
     }
 }
 
@@ -63,6 +87,12 @@ extension CheckoutV1.CheckoutService {
         }
         router.register(CheckoutV1.Checkout.Method.getCheckout) { (request: CheckoutV1.GetCheckoutRequest, context: ServerContext) in
             try await self.getCheckout(request, context: context)
+        }
+        router.register(CheckoutV1.Checkout.Method.listParkedCheckouts) { (request: CheckoutV1.ListParkedCheckoutsRequest, context: ServerContext) in
+            try await self.listParkedCheckouts(request, context: context)
+        }
+        router.register(CheckoutV1.Checkout.Method.resumeCheckout) { (request: CheckoutV1.ResumeCheckoutRequest, context: ServerContext) in
+            try await self.resumeCheckout(request, context: context)
         }
     }
 }

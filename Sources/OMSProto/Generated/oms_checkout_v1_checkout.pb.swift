@@ -262,6 +262,10 @@ extension CheckoutV1 {
         public var attempts: UInt32 = 0
         /// Compensations that were refused and need an operator's look (normally empty).
         public var compensationFailures: [String] = []
+        /// Set when recovery gave up on the checkout after `max-attempts` passes: it is no longer
+        /// retried until an operator resumes it (ResumeCheckout). Zero when not parked.
+        public var parkedAtUs: Int64 = 0
+        public var parkedReason: String = ""
 
         public init() {}
 
@@ -277,7 +281,9 @@ extension CheckoutV1 {
             updatedAtUs: Int64 = 0,
             phase: String = "",
             attempts: UInt32 = 0,
-            compensationFailures: [String] = []
+            compensationFailures: [String] = [],
+            parkedAtUs: Int64 = 0,
+            parkedReason: String = ""
         ) {
             self.checkoutID = checkoutID
             self.idempotencyKey = idempotencyKey
@@ -291,6 +297,67 @@ extension CheckoutV1 {
             self.phase = phase
             self.attempts = attempts
             self.compensationFailures = compensationFailures
+            self.parkedAtUs = parkedAtUs
+            self.parkedReason = parkedReason
+        }
+    }
+}
+
+extension CheckoutV1 {
+    /// Parked checkouts, oldest first.
+    public struct ListParkedCheckoutsRequest: Sendable, Hashable {
+        /// At most this many (default 50, at most 500).
+        public var pageSize: UInt32 = 0
+
+        public init() {}
+
+        public init(
+            pageSize: UInt32 = 0
+        ) {
+            self.pageSize = pageSize
+        }
+    }
+}
+
+extension CheckoutV1 {
+    public struct ListParkedCheckoutsResponse: Sendable, Hashable {
+        public var checkouts: [CheckoutV1.CheckoutRecord] = []
+
+        public init() {}
+
+        public init(
+            checkouts: [CheckoutV1.CheckoutRecord] = []
+        ) {
+            self.checkouts = checkouts
+        }
+    }
+}
+
+extension CheckoutV1 {
+    /// Takes a parked checkout back into recovery with a fresh attempt budget.
+    public struct ResumeCheckoutRequest: Sendable, Hashable {
+        public var checkoutID: String = ""
+
+        public init() {}
+
+        public init(
+            checkoutID: String = ""
+        ) {
+            self.checkoutID = checkoutID
+        }
+    }
+}
+
+extension CheckoutV1 {
+    public struct ResumeCheckoutResponse: Sendable, Hashable {
+        public var checkout: CheckoutV1.CheckoutRecord? = nil
+
+        public init() {}
+
+        public init(
+            checkout: CheckoutV1.CheckoutRecord? = nil
+        ) {
+            self.checkout = checkout
         }
     }
 }
@@ -683,6 +750,8 @@ extension CheckoutV1.CheckoutRecord: ProtoMessage, CProtoConvertible {
             c.pointee.n_compensation_failures = self.compensationFailures.count
             c.pointee.compensation_failures = arena.array(self.compensationFailures) { arena.cString($0) }
         }
+        c.pointee.parked_at_us = self.parkedAtUs
+        if !self.parkedReason.isEmpty { c.pointee.parked_reason = arena.cString(self.parkedReason) }
     }
 
     init(_fromC c: UnsafePointer<Oms__Checkout__V1__CheckoutRecord>) throws {
@@ -699,6 +768,107 @@ extension CheckoutV1.CheckoutRecord: ProtoMessage, CProtoConvertible {
         self.phase = ProtoRuntime.string(c.pointee.phase)
         self.attempts = c.pointee.attempts
         self.compensationFailures = try ProtoRuntime.array(c.pointee.compensation_failures, c.pointee.n_compensation_failures) { ProtoRuntime.string($0) }
+        self.parkedAtUs = c.pointee.parked_at_us
+        self.parkedReason = ProtoRuntime.string(c.pointee.parked_reason)
+    }
+}
+
+extension CheckoutV1.ListParkedCheckoutsRequest: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Checkout__V1__ListParkedCheckoutsRequest
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Checkout__V1__ListParkedCheckoutsRequest>) { oms__checkout__v1__list_parked_checkouts_request__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.checkout.v1.ListParkedCheckoutsRequest`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Checkout__V1__ListParkedCheckoutsRequest>, _ arena: ProtoArena) {
+        c.pointee.page_size = self.pageSize
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Checkout__V1__ListParkedCheckoutsRequest>) throws {
+        self.init()
+        self.pageSize = c.pointee.page_size
+    }
+}
+
+extension CheckoutV1.ListParkedCheckoutsResponse: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Checkout__V1__ListParkedCheckoutsResponse
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Checkout__V1__ListParkedCheckoutsResponse>) { oms__checkout__v1__list_parked_checkouts_response__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.checkout.v1.ListParkedCheckoutsResponse`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Checkout__V1__ListParkedCheckoutsResponse>, _ arena: ProtoArena) {
+        if !self.checkouts.isEmpty {
+            c.pointee.n_checkouts = self.checkouts.count
+            c.pointee.checkouts = arena.array(self.checkouts) { arena.message($0) }
+        }
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Checkout__V1__ListParkedCheckoutsResponse>) throws {
+        self.init()
+        self.checkouts = try ProtoRuntime.messages(c.pointee.checkouts, c.pointee.n_checkouts)
+    }
+}
+
+extension CheckoutV1.ResumeCheckoutRequest: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Checkout__V1__ResumeCheckoutRequest
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Checkout__V1__ResumeCheckoutRequest>) { oms__checkout__v1__resume_checkout_request__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.checkout.v1.ResumeCheckoutRequest`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Checkout__V1__ResumeCheckoutRequest>, _ arena: ProtoArena) {
+        if !self.checkoutID.isEmpty { c.pointee.checkout_id = arena.cString(self.checkoutID) }
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Checkout__V1__ResumeCheckoutRequest>) throws {
+        self.init()
+        self.checkoutID = ProtoRuntime.string(c.pointee.checkout_id)
+    }
+}
+
+extension CheckoutV1.ResumeCheckoutResponse: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Checkout__V1__ResumeCheckoutResponse
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Checkout__V1__ResumeCheckoutResponse>) { oms__checkout__v1__resume_checkout_response__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.checkout.v1.ResumeCheckoutResponse`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Checkout__V1__ResumeCheckoutResponse>, _ arena: ProtoArena) {
+        if let value = self.checkout { c.pointee.checkout = arena.message(value) }
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Checkout__V1__ResumeCheckoutResponse>) throws {
+        self.init()
+        if let p = c.pointee.checkout { self.checkout = try CheckoutV1.CheckoutRecord(_fromC: p) }
     }
 }
 

@@ -190,6 +190,186 @@ void   oms__checkout__v1__checkout_record__free_unpacked
   assert(message->base.descriptor == &oms__checkout__v1__checkout_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   oms__checkout__v1__list_parked_checkouts_request__init
+                     (Oms__Checkout__V1__ListParkedCheckoutsRequest         *message)
+{
+  static const Oms__Checkout__V1__ListParkedCheckoutsRequest init_value = OMS__CHECKOUT__V1__LIST_PARKED_CHECKOUTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t oms__checkout__v1__list_parked_checkouts_request__get_packed_size
+                     (const Oms__Checkout__V1__ListParkedCheckoutsRequest *message)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__list_parked_checkouts_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__checkout__v1__list_parked_checkouts_request__pack
+                     (const Oms__Checkout__V1__ListParkedCheckoutsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__list_parked_checkouts_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__checkout__v1__list_parked_checkouts_request__pack_to_buffer
+                     (const Oms__Checkout__V1__ListParkedCheckoutsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__list_parked_checkouts_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Checkout__V1__ListParkedCheckoutsRequest *
+       oms__checkout__v1__list_parked_checkouts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Checkout__V1__ListParkedCheckoutsRequest *)
+     protobuf_c_message_unpack (&oms__checkout__v1__list_parked_checkouts_request__descriptor,
+                                allocator, len, data);
+}
+void   oms__checkout__v1__list_parked_checkouts_request__free_unpacked
+                     (Oms__Checkout__V1__ListParkedCheckoutsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__checkout__v1__list_parked_checkouts_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   oms__checkout__v1__list_parked_checkouts_response__init
+                     (Oms__Checkout__V1__ListParkedCheckoutsResponse         *message)
+{
+  static const Oms__Checkout__V1__ListParkedCheckoutsResponse init_value = OMS__CHECKOUT__V1__LIST_PARKED_CHECKOUTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t oms__checkout__v1__list_parked_checkouts_response__get_packed_size
+                     (const Oms__Checkout__V1__ListParkedCheckoutsResponse *message)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__list_parked_checkouts_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__checkout__v1__list_parked_checkouts_response__pack
+                     (const Oms__Checkout__V1__ListParkedCheckoutsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__list_parked_checkouts_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__checkout__v1__list_parked_checkouts_response__pack_to_buffer
+                     (const Oms__Checkout__V1__ListParkedCheckoutsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__list_parked_checkouts_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Checkout__V1__ListParkedCheckoutsResponse *
+       oms__checkout__v1__list_parked_checkouts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Checkout__V1__ListParkedCheckoutsResponse *)
+     protobuf_c_message_unpack (&oms__checkout__v1__list_parked_checkouts_response__descriptor,
+                                allocator, len, data);
+}
+void   oms__checkout__v1__list_parked_checkouts_response__free_unpacked
+                     (Oms__Checkout__V1__ListParkedCheckoutsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__checkout__v1__list_parked_checkouts_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   oms__checkout__v1__resume_checkout_request__init
+                     (Oms__Checkout__V1__ResumeCheckoutRequest         *message)
+{
+  static const Oms__Checkout__V1__ResumeCheckoutRequest init_value = OMS__CHECKOUT__V1__RESUME_CHECKOUT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t oms__checkout__v1__resume_checkout_request__get_packed_size
+                     (const Oms__Checkout__V1__ResumeCheckoutRequest *message)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__resume_checkout_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__checkout__v1__resume_checkout_request__pack
+                     (const Oms__Checkout__V1__ResumeCheckoutRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__resume_checkout_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__checkout__v1__resume_checkout_request__pack_to_buffer
+                     (const Oms__Checkout__V1__ResumeCheckoutRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__resume_checkout_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Checkout__V1__ResumeCheckoutRequest *
+       oms__checkout__v1__resume_checkout_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Checkout__V1__ResumeCheckoutRequest *)
+     protobuf_c_message_unpack (&oms__checkout__v1__resume_checkout_request__descriptor,
+                                allocator, len, data);
+}
+void   oms__checkout__v1__resume_checkout_request__free_unpacked
+                     (Oms__Checkout__V1__ResumeCheckoutRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__checkout__v1__resume_checkout_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   oms__checkout__v1__resume_checkout_response__init
+                     (Oms__Checkout__V1__ResumeCheckoutResponse         *message)
+{
+  static const Oms__Checkout__V1__ResumeCheckoutResponse init_value = OMS__CHECKOUT__V1__RESUME_CHECKOUT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t oms__checkout__v1__resume_checkout_response__get_packed_size
+                     (const Oms__Checkout__V1__ResumeCheckoutResponse *message)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__resume_checkout_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__checkout__v1__resume_checkout_response__pack
+                     (const Oms__Checkout__V1__ResumeCheckoutResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__resume_checkout_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__checkout__v1__resume_checkout_response__pack_to_buffer
+                     (const Oms__Checkout__V1__ResumeCheckoutResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__checkout__v1__resume_checkout_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Checkout__V1__ResumeCheckoutResponse *
+       oms__checkout__v1__resume_checkout_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Checkout__V1__ResumeCheckoutResponse *)
+     protobuf_c_message_unpack (&oms__checkout__v1__resume_checkout_response__descriptor,
+                                allocator, len, data);
+}
+void   oms__checkout__v1__resume_checkout_response__free_unpacked
+                     (Oms__Checkout__V1__ResumeCheckoutResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__checkout__v1__resume_checkout_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   oms__checkout__v1__get_checkout_request__init
                      (Oms__Checkout__V1__GetCheckoutRequest         *message)
 {
@@ -926,7 +1106,7 @@ const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__descri
   (ProtobufCMessageInit) oms__checkout__v1__place_order_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor oms__checkout__v1__checkout_record__field_descriptors[12] =
+static const ProtobufCFieldDescriptor oms__checkout__v1__checkout_record__field_descriptors[14] =
 {
   {
     "checkout_id",
@@ -1072,6 +1252,30 @@ static const ProtobufCFieldDescriptor oms__checkout__v1__checkout_record__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "parked_at_us",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Checkout__V1__CheckoutRecord, parked_at_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parked_reason",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Checkout__V1__CheckoutRecord, parked_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned oms__checkout__v1__checkout_record__field_indices_by_name[] = {
   10,   /* field[10] = attempts */
@@ -1080,6 +1284,8 @@ static const unsigned oms__checkout__v1__checkout_record__field_indices_by_name[
   7,   /* field[7] = created_at_us */
   1,   /* field[1] = idempotency_key */
   4,   /* field[4] = order_id */
+  12,   /* field[12] = parked_at_us */
+  13,   /* field[13] = parked_reason */
   5,   /* field[5] = payment_id */
   9,   /* field[9] = phase */
   3,   /* field[3] = reservation_id */
@@ -1090,7 +1296,7 @@ static const unsigned oms__checkout__v1__checkout_record__field_indices_by_name[
 static const ProtobufCIntRange oms__checkout__v1__checkout_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor oms__checkout__v1__checkout_record__descriptor =
 {
@@ -1100,11 +1306,163 @@ const ProtobufCMessageDescriptor oms__checkout__v1__checkout_record__descriptor 
   "Oms__Checkout__V1__CheckoutRecord",
   "oms.checkout.v1",
   sizeof(Oms__Checkout__V1__CheckoutRecord),
-  12,
+  14,
   oms__checkout__v1__checkout_record__field_descriptors,
   oms__checkout__v1__checkout_record__field_indices_by_name,
   1,  oms__checkout__v1__checkout_record__number_ranges,
   (ProtobufCMessageInit) oms__checkout__v1__checkout_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor oms__checkout__v1__list_parked_checkouts_request__field_descriptors[1] =
+{
+  {
+    "page_size",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Checkout__V1__ListParkedCheckoutsRequest, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__checkout__v1__list_parked_checkouts_request__field_indices_by_name[] = {
+  0,   /* field[0] = page_size */
+};
+static const ProtobufCIntRange oms__checkout__v1__list_parked_checkouts_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor oms__checkout__v1__list_parked_checkouts_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.checkout.v1.ListParkedCheckoutsRequest",
+  "ListParkedCheckoutsRequest",
+  "Oms__Checkout__V1__ListParkedCheckoutsRequest",
+  "oms.checkout.v1",
+  sizeof(Oms__Checkout__V1__ListParkedCheckoutsRequest),
+  1,
+  oms__checkout__v1__list_parked_checkouts_request__field_descriptors,
+  oms__checkout__v1__list_parked_checkouts_request__field_indices_by_name,
+  1,  oms__checkout__v1__list_parked_checkouts_request__number_ranges,
+  (ProtobufCMessageInit) oms__checkout__v1__list_parked_checkouts_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor oms__checkout__v1__list_parked_checkouts_response__field_descriptors[1] =
+{
+  {
+    "checkouts",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Oms__Checkout__V1__ListParkedCheckoutsResponse, n_checkouts),
+    offsetof(Oms__Checkout__V1__ListParkedCheckoutsResponse, checkouts),
+    &oms__checkout__v1__checkout_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__checkout__v1__list_parked_checkouts_response__field_indices_by_name[] = {
+  0,   /* field[0] = checkouts */
+};
+static const ProtobufCIntRange oms__checkout__v1__list_parked_checkouts_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor oms__checkout__v1__list_parked_checkouts_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.checkout.v1.ListParkedCheckoutsResponse",
+  "ListParkedCheckoutsResponse",
+  "Oms__Checkout__V1__ListParkedCheckoutsResponse",
+  "oms.checkout.v1",
+  sizeof(Oms__Checkout__V1__ListParkedCheckoutsResponse),
+  1,
+  oms__checkout__v1__list_parked_checkouts_response__field_descriptors,
+  oms__checkout__v1__list_parked_checkouts_response__field_indices_by_name,
+  1,  oms__checkout__v1__list_parked_checkouts_response__number_ranges,
+  (ProtobufCMessageInit) oms__checkout__v1__list_parked_checkouts_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor oms__checkout__v1__resume_checkout_request__field_descriptors[1] =
+{
+  {
+    "checkout_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Checkout__V1__ResumeCheckoutRequest, checkout_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__checkout__v1__resume_checkout_request__field_indices_by_name[] = {
+  0,   /* field[0] = checkout_id */
+};
+static const ProtobufCIntRange oms__checkout__v1__resume_checkout_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor oms__checkout__v1__resume_checkout_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.checkout.v1.ResumeCheckoutRequest",
+  "ResumeCheckoutRequest",
+  "Oms__Checkout__V1__ResumeCheckoutRequest",
+  "oms.checkout.v1",
+  sizeof(Oms__Checkout__V1__ResumeCheckoutRequest),
+  1,
+  oms__checkout__v1__resume_checkout_request__field_descriptors,
+  oms__checkout__v1__resume_checkout_request__field_indices_by_name,
+  1,  oms__checkout__v1__resume_checkout_request__number_ranges,
+  (ProtobufCMessageInit) oms__checkout__v1__resume_checkout_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor oms__checkout__v1__resume_checkout_response__field_descriptors[1] =
+{
+  {
+    "checkout",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Checkout__V1__ResumeCheckoutResponse, checkout),
+    &oms__checkout__v1__checkout_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__checkout__v1__resume_checkout_response__field_indices_by_name[] = {
+  0,   /* field[0] = checkout */
+};
+static const ProtobufCIntRange oms__checkout__v1__resume_checkout_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor oms__checkout__v1__resume_checkout_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.checkout.v1.ResumeCheckoutResponse",
+  "ResumeCheckoutResponse",
+  "Oms__Checkout__V1__ResumeCheckoutResponse",
+  "oms.checkout.v1",
+  sizeof(Oms__Checkout__V1__ResumeCheckoutResponse),
+  1,
+  oms__checkout__v1__resume_checkout_response__field_descriptors,
+  oms__checkout__v1__resume_checkout_response__field_indices_by_name,
+  1,  oms__checkout__v1__resume_checkout_response__number_ranges,
+  (ProtobufCMessageInit) oms__checkout__v1__resume_checkout_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor oms__checkout__v1__get_checkout_request__field_descriptors[2] =
@@ -1236,14 +1594,18 @@ const ProtobufCEnumDescriptor oms__checkout__v1__checkout_state__descriptor =
   oms__checkout__v1__checkout_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor oms__checkout__v1__checkout__method_descriptors[2] =
+static const ProtobufCMethodDescriptor oms__checkout__v1__checkout__method_descriptors[4] =
 {
   { "PlaceOrder", &oms__checkout__v1__place_order_request__descriptor, &oms__checkout__v1__place_order_response__descriptor },
   { "GetCheckout", &oms__checkout__v1__get_checkout_request__descriptor, &oms__checkout__v1__get_checkout_response__descriptor },
+  { "ListParkedCheckouts", &oms__checkout__v1__list_parked_checkouts_request__descriptor, &oms__checkout__v1__list_parked_checkouts_response__descriptor },
+  { "ResumeCheckout", &oms__checkout__v1__resume_checkout_request__descriptor, &oms__checkout__v1__resume_checkout_response__descriptor },
 };
 const unsigned oms__checkout__v1__checkout__method_indices_by_name[] = {
   1,        /* GetCheckout */
-  0         /* PlaceOrder */
+  2,        /* ListParkedCheckouts */
+  0,        /* PlaceOrder */
+  3         /* ResumeCheckout */
 };
 const ProtobufCServiceDescriptor oms__checkout__v1__checkout__descriptor =
 {
@@ -1252,7 +1614,7 @@ const ProtobufCServiceDescriptor oms__checkout__v1__checkout__descriptor =
   "Checkout",
   "Oms__Checkout__V1__Checkout",
   "oms.checkout.v1",
-  2,
+  4,
   oms__checkout__v1__checkout__method_descriptors,
   oms__checkout__v1__checkout__method_indices_by_name
 };
@@ -1271,6 +1633,22 @@ void oms__checkout__v1__checkout__get_checkout(ProtobufCService *service,
 {
   assert(service->descriptor == &oms__checkout__v1__checkout__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void oms__checkout__v1__checkout__list_parked_checkouts(ProtobufCService *service,
+                                                        const Oms__Checkout__V1__ListParkedCheckoutsRequest *input,
+                                                        Oms__Checkout__V1__ListParkedCheckoutsResponse_Closure closure,
+                                                        void *closure_data)
+{
+  assert(service->descriptor == &oms__checkout__v1__checkout__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void oms__checkout__v1__checkout__resume_checkout(ProtobufCService *service,
+                                                  const Oms__Checkout__V1__ResumeCheckoutRequest *input,
+                                                  Oms__Checkout__V1__ResumeCheckoutResponse_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &oms__checkout__v1__checkout__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void oms__checkout__v1__checkout__init (Oms__Checkout__V1__Checkout_Service *service,
                                         Oms__Checkout__V1__Checkout_ServiceDestroy destroy)

@@ -29,6 +29,10 @@ typedef struct Oms__Checkout__V1__PlaceOrderResponse__Failed Oms__Checkout__V1__
 typedef struct Oms__Checkout__V1__PlaceOrderResponse__Rejected Oms__Checkout__V1__PlaceOrderResponse__Rejected;
 typedef struct Oms__Checkout__V1__PlaceOrderResponse__InProgress Oms__Checkout__V1__PlaceOrderResponse__InProgress;
 typedef struct Oms__Checkout__V1__CheckoutRecord Oms__Checkout__V1__CheckoutRecord;
+typedef struct Oms__Checkout__V1__ListParkedCheckoutsRequest Oms__Checkout__V1__ListParkedCheckoutsRequest;
+typedef struct Oms__Checkout__V1__ListParkedCheckoutsResponse Oms__Checkout__V1__ListParkedCheckoutsResponse;
+typedef struct Oms__Checkout__V1__ResumeCheckoutRequest Oms__Checkout__V1__ResumeCheckoutRequest;
+typedef struct Oms__Checkout__V1__ResumeCheckoutResponse Oms__Checkout__V1__ResumeCheckoutResponse;
 typedef struct Oms__Checkout__V1__GetCheckoutRequest Oms__Checkout__V1__GetCheckoutRequest;
 typedef struct Oms__Checkout__V1__GetCheckoutResponse Oms__Checkout__V1__GetCheckoutResponse;
 
@@ -252,10 +256,66 @@ struct  Oms__Checkout__V1__CheckoutRecord
    */
   size_t n_compensation_failures;
   char **compensation_failures;
+  /*
+   * Set when recovery gave up on the checkout after `max-attempts` passes: it is no longer
+   * retried until an operator resumes it (ResumeCheckout). Zero when not parked.
+   */
+  int64_t parked_at_us;
+  char *parked_reason;
 };
 #define OMS__CHECKOUT__V1__CHECKOUT_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&oms__checkout__v1__checkout_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, OMS__CHECKOUT__V1__CHECKOUT_STATE__CHECKOUT_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, OMS__CHECKOUT__V1__CHECKOUT_STATE__CHECKOUT_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Parked checkouts, oldest first.
+ */
+struct  Oms__Checkout__V1__ListParkedCheckoutsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * At most this many (default 50, at most 500).
+   */
+  uint32_t page_size;
+};
+#define OMS__CHECKOUT__V1__LIST_PARKED_CHECKOUTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__checkout__v1__list_parked_checkouts_request__descriptor) \
+    , 0 }
+
+
+struct  Oms__Checkout__V1__ListParkedCheckoutsResponse
+{
+  ProtobufCMessage base;
+  size_t n_checkouts;
+  Oms__Checkout__V1__CheckoutRecord **checkouts;
+};
+#define OMS__CHECKOUT__V1__LIST_PARKED_CHECKOUTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__checkout__v1__list_parked_checkouts_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * Takes a parked checkout back into recovery with a fresh attempt budget.
+ */
+struct  Oms__Checkout__V1__ResumeCheckoutRequest
+{
+  ProtobufCMessage base;
+  char *checkout_id;
+};
+#define OMS__CHECKOUT__V1__RESUME_CHECKOUT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__checkout__v1__resume_checkout_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Oms__Checkout__V1__ResumeCheckoutResponse
+{
+  ProtobufCMessage base;
+  Oms__Checkout__V1__CheckoutRecord *checkout;
+};
+#define OMS__CHECKOUT__V1__RESUME_CHECKOUT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__checkout__v1__resume_checkout_response__descriptor) \
+    , NULL }
 
 
 typedef enum {
@@ -370,6 +430,82 @@ Oms__Checkout__V1__CheckoutRecord *
 void   oms__checkout__v1__checkout_record__free_unpacked
                      (Oms__Checkout__V1__CheckoutRecord *message,
                       ProtobufCAllocator *allocator);
+/* Oms__Checkout__V1__ListParkedCheckoutsRequest methods */
+void   oms__checkout__v1__list_parked_checkouts_request__init
+                     (Oms__Checkout__V1__ListParkedCheckoutsRequest         *message);
+size_t oms__checkout__v1__list_parked_checkouts_request__get_packed_size
+                     (const Oms__Checkout__V1__ListParkedCheckoutsRequest   *message);
+size_t oms__checkout__v1__list_parked_checkouts_request__pack
+                     (const Oms__Checkout__V1__ListParkedCheckoutsRequest   *message,
+                      uint8_t             *out);
+size_t oms__checkout__v1__list_parked_checkouts_request__pack_to_buffer
+                     (const Oms__Checkout__V1__ListParkedCheckoutsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Checkout__V1__ListParkedCheckoutsRequest *
+       oms__checkout__v1__list_parked_checkouts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__checkout__v1__list_parked_checkouts_request__free_unpacked
+                     (Oms__Checkout__V1__ListParkedCheckoutsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Oms__Checkout__V1__ListParkedCheckoutsResponse methods */
+void   oms__checkout__v1__list_parked_checkouts_response__init
+                     (Oms__Checkout__V1__ListParkedCheckoutsResponse         *message);
+size_t oms__checkout__v1__list_parked_checkouts_response__get_packed_size
+                     (const Oms__Checkout__V1__ListParkedCheckoutsResponse   *message);
+size_t oms__checkout__v1__list_parked_checkouts_response__pack
+                     (const Oms__Checkout__V1__ListParkedCheckoutsResponse   *message,
+                      uint8_t             *out);
+size_t oms__checkout__v1__list_parked_checkouts_response__pack_to_buffer
+                     (const Oms__Checkout__V1__ListParkedCheckoutsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Checkout__V1__ListParkedCheckoutsResponse *
+       oms__checkout__v1__list_parked_checkouts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__checkout__v1__list_parked_checkouts_response__free_unpacked
+                     (Oms__Checkout__V1__ListParkedCheckoutsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Oms__Checkout__V1__ResumeCheckoutRequest methods */
+void   oms__checkout__v1__resume_checkout_request__init
+                     (Oms__Checkout__V1__ResumeCheckoutRequest         *message);
+size_t oms__checkout__v1__resume_checkout_request__get_packed_size
+                     (const Oms__Checkout__V1__ResumeCheckoutRequest   *message);
+size_t oms__checkout__v1__resume_checkout_request__pack
+                     (const Oms__Checkout__V1__ResumeCheckoutRequest   *message,
+                      uint8_t             *out);
+size_t oms__checkout__v1__resume_checkout_request__pack_to_buffer
+                     (const Oms__Checkout__V1__ResumeCheckoutRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Checkout__V1__ResumeCheckoutRequest *
+       oms__checkout__v1__resume_checkout_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__checkout__v1__resume_checkout_request__free_unpacked
+                     (Oms__Checkout__V1__ResumeCheckoutRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Oms__Checkout__V1__ResumeCheckoutResponse methods */
+void   oms__checkout__v1__resume_checkout_response__init
+                     (Oms__Checkout__V1__ResumeCheckoutResponse         *message);
+size_t oms__checkout__v1__resume_checkout_response__get_packed_size
+                     (const Oms__Checkout__V1__ResumeCheckoutResponse   *message);
+size_t oms__checkout__v1__resume_checkout_response__pack
+                     (const Oms__Checkout__V1__ResumeCheckoutResponse   *message,
+                      uint8_t             *out);
+size_t oms__checkout__v1__resume_checkout_response__pack_to_buffer
+                     (const Oms__Checkout__V1__ResumeCheckoutResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Checkout__V1__ResumeCheckoutResponse *
+       oms__checkout__v1__resume_checkout_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__checkout__v1__resume_checkout_response__free_unpacked
+                     (Oms__Checkout__V1__ResumeCheckoutResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Oms__Checkout__V1__GetCheckoutRequest methods */
 void   oms__checkout__v1__get_checkout_request__init
                      (Oms__Checkout__V1__GetCheckoutRequest         *message);
@@ -443,6 +579,18 @@ typedef void (*Oms__Checkout__V1__PlaceOrderResponse_Closure)
 typedef void (*Oms__Checkout__V1__CheckoutRecord_Closure)
                  (const Oms__Checkout__V1__CheckoutRecord *message,
                   void *closure_data);
+typedef void (*Oms__Checkout__V1__ListParkedCheckoutsRequest_Closure)
+                 (const Oms__Checkout__V1__ListParkedCheckoutsRequest *message,
+                  void *closure_data);
+typedef void (*Oms__Checkout__V1__ListParkedCheckoutsResponse_Closure)
+                 (const Oms__Checkout__V1__ListParkedCheckoutsResponse *message,
+                  void *closure_data);
+typedef void (*Oms__Checkout__V1__ResumeCheckoutRequest_Closure)
+                 (const Oms__Checkout__V1__ResumeCheckoutRequest *message,
+                  void *closure_data);
+typedef void (*Oms__Checkout__V1__ResumeCheckoutResponse_Closure)
+                 (const Oms__Checkout__V1__ResumeCheckoutResponse *message,
+                  void *closure_data);
 typedef void (*Oms__Checkout__V1__GetCheckoutRequest_Closure)
                  (const Oms__Checkout__V1__GetCheckoutRequest *message,
                   void *closure_data);
@@ -464,6 +612,14 @@ struct Oms__Checkout__V1__Checkout_Service
                        const Oms__Checkout__V1__GetCheckoutRequest *input,
                        Oms__Checkout__V1__GetCheckoutResponse_Closure closure,
                        void *closure_data);
+  void (*list_parked_checkouts)(Oms__Checkout__V1__Checkout_Service *service,
+                                const Oms__Checkout__V1__ListParkedCheckoutsRequest *input,
+                                Oms__Checkout__V1__ListParkedCheckoutsResponse_Closure closure,
+                                void *closure_data);
+  void (*resume_checkout)(Oms__Checkout__V1__Checkout_Service *service,
+                          const Oms__Checkout__V1__ResumeCheckoutRequest *input,
+                          Oms__Checkout__V1__ResumeCheckoutResponse_Closure closure,
+                          void *closure_data);
 };
 typedef void (*Oms__Checkout__V1__Checkout_ServiceDestroy)(Oms__Checkout__V1__Checkout_Service *);
 void oms__checkout__v1__checkout__init (Oms__Checkout__V1__Checkout_Service *service,
@@ -473,7 +629,9 @@ void oms__checkout__v1__checkout__init (Oms__Checkout__V1__Checkout_Service *ser
 #define OMS__CHECKOUT__V1__CHECKOUT__INIT(function_prefix__) \
     { OMS__CHECKOUT__V1__CHECKOUT__BASE_INIT,\
       function_prefix__ ## place_order,\
-      function_prefix__ ## get_checkout  }
+      function_prefix__ ## get_checkout,\
+      function_prefix__ ## list_parked_checkouts,\
+      function_prefix__ ## resume_checkout  }
 void oms__checkout__v1__checkout__place_order(ProtobufCService *service,
                                               const Oms__Checkout__V1__PlaceOrderRequest *input,
                                               Oms__Checkout__V1__PlaceOrderResponse_Closure closure,
@@ -482,6 +640,14 @@ void oms__checkout__v1__checkout__get_checkout(ProtobufCService *service,
                                                const Oms__Checkout__V1__GetCheckoutRequest *input,
                                                Oms__Checkout__V1__GetCheckoutResponse_Closure closure,
                                                void *closure_data);
+void oms__checkout__v1__checkout__list_parked_checkouts(ProtobufCService *service,
+                                                        const Oms__Checkout__V1__ListParkedCheckoutsRequest *input,
+                                                        Oms__Checkout__V1__ListParkedCheckoutsResponse_Closure closure,
+                                                        void *closure_data);
+void oms__checkout__v1__checkout__resume_checkout(ProtobufCService *service,
+                                                  const Oms__Checkout__V1__ResumeCheckoutRequest *input,
+                                                  Oms__Checkout__V1__ResumeCheckoutResponse_Closure closure,
+                                                  void *closure_data);
 
 /* --- descriptors --- */
 
@@ -497,6 +663,10 @@ extern const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response_
 extern const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__rejected__descriptor;
 extern const ProtobufCMessageDescriptor oms__checkout__v1__place_order_response__in_progress__descriptor;
 extern const ProtobufCMessageDescriptor oms__checkout__v1__checkout_record__descriptor;
+extern const ProtobufCMessageDescriptor oms__checkout__v1__list_parked_checkouts_request__descriptor;
+extern const ProtobufCMessageDescriptor oms__checkout__v1__list_parked_checkouts_response__descriptor;
+extern const ProtobufCMessageDescriptor oms__checkout__v1__resume_checkout_request__descriptor;
+extern const ProtobufCMessageDescriptor oms__checkout__v1__resume_checkout_response__descriptor;
 extern const ProtobufCMessageDescriptor oms__checkout__v1__get_checkout_request__descriptor;
 extern const ProtobufCMessageDescriptor oms__checkout__v1__get_checkout_response__descriptor;
 extern const ProtobufCServiceDescriptor oms__checkout__v1__checkout__descriptor;
