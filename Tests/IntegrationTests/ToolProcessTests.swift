@@ -49,6 +49,20 @@ extension ProcessIntegration {
 
         // MARK: omsctl
 
+        @Test func omsctlParkedListsNothingOnAHealthySuiteAndRefusesUnknownCheckouts() async throws {
+            try await TestSuite.with(services: ["inventory", "orders", "payments", "checkout"]) { suite in
+                let list = try await Self.run("omsctl", ["parked", "--json"], suite)
+                #expect(list.status == 0, "\(list.transcript)")
+                #expect((list.json as? [Any])?.isEmpty == true, "\(list.stdout)")
+                let table = try await Self.run("omsctl", ["parked", "list"], suite)
+                #expect(table.status == 0 && table.stdout.contains("CHECKOUT"), "\(table.transcript)")
+                let unknown = try await Self.run("omsctl", ["parked", "resume", "12345"], suite)
+                #expect(unknown.status == 4, "\(unknown.transcript)")
+                let malformed = try await Self.run("omsctl", ["parked", "resume", "not-an-id"], suite)
+                #expect(malformed.status == 5, "\(malformed.transcript)")
+            }
+        }
+
         @Test func omsctlHealthNamesEveryServiceAndFailsWhenOneIsDown() async throws {
             try await TestSuite.with { suite in
                 let table = try await Self.run("omsctl", ["health"], suite)
