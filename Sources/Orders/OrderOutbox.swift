@@ -60,25 +60,41 @@ public struct OrdersOutboxRelay: Sendable {
     let receiver: any OrdersOutboxReceiver
     let lease: Duration
     let batchSize: Int
+    /// Deliveries after which a row that keeps failing is parked for an operator.
+    let maxAttempts: Int
+    /// The first retry delay; it doubles with every failed delivery up to 60 × this.
+    let retryBase: Duration
     let logger: Logger
     private let delivered = Counter(label: "oms_orders_outbox_delivered_total")
     private let failed = Counter(label: "oms_orders_outbox_failures_total")
+    private let parked = Gauge(label: "oms_orders_outbox_parked")
 
     /// - Parameters:
     ///   - database: the orders database.
     ///   - receiver: where refunds and restocks go.
     ///   - lease: how long a claimed row is left alone by other relays.
     ///   - batchSize: rows per run.
+    ///   - maxAttempts: deliveries after which a failing row is parked (default 100: days of retries
+    ///     at the one-minute cap).
+    ///   - retryBase: the first retry delay (doubling, at most 60 times it).
     ///   - logger: logger.
     public init(
         database: MySQLDatabase, receiver: any OrdersOutboxReceiver, lease: Duration = .seconds(30),
-        batchSize: Int = 100, logger: Logger
+        batchSize: Int = 100, maxAttempts: Int = 100, retryBase: Duration = .seconds(1), logger: Logger
     ) {
+        self.retryBase = retryBase
         self.database = database
         self.receiver = receiver
         self.lease = lease
         self.batchSize = batchSize
+        self.maxAttempts = maxAttempts
         self.logger = logger
+    }
+
+    /// The wait before the next delivery of a row that failed `attempts` times: doubling from
+    /// `base`, at most 60 × `base`, ±20 % jitter.
+    static func retryDelay(attempts: Int, base: Duration) -> Duration {
+        base * (min(60.0, Double(1 << max(0, min(attempts - 1, 6)))) * Double.random(in: 0.8...1.2))
     }
 
     /// Delivers what is pending now.
@@ -89,8 +105,8 @@ public struct OrdersOutboxRelay: Sendable {
         let now = Date()
         let rows = try await database.primary.query(
             """
-            SELECT id, kind, payload FROM order_outbox
-            WHERE delivered_at IS NULL AND (lease_until IS NULL OR lease_until < ?)
+            SELECT id, kind, payload, attempts FROM order_outbox
+            WHERE delivered_at IS NULL AND parked_at IS NULL AND (lease_until IS NULL OR lease_until < ?)
             ORDER BY id LIMIT ?
             """, [.datetime(now), .int64(Int64(batchSize))])
         var count = 0
@@ -109,10 +125,23 @@ public struct OrdersOutboxRelay: Sendable {
                 throw CancellationError()
             } catch {
                 failed.increment()
-                logger.warning("outbox delivery failed", metadata: ["outbox_id": "\(id)", "error": "\(error)"])
+                let attempts = try row.int("attempts") + 1
+                let park = attempts >= maxAttempts
+                if park {
+                    logger.error(
+                        "outbox row parked: delivery keeps failing; fix the receiver, then clear parked_at",
+                        metadata: ["outbox_id": "\(id)", "attempts": "\(attempts)", "error": "\(error)"])
+                } else {
+                    logger.warning(
+                        "outbox delivery failed", metadata: ["outbox_id": "\(id)", "attempts": "\(attempts)", "error": "\(error)"])
+                }
+                let retryAt = Date().addingTimeInterval(Self.retryDelay(attempts: attempts, base: retryBase).inSeconds)
                 try await database.primary.execute(
-                    "UPDATE order_outbox SET last_error = ?, lease_until = ? WHERE id = ?",
-                    [.string(String("\(error)".prefix(500))), .datetime(Date().addingTimeInterval(5)), .int64(id)])
+                    "UPDATE order_outbox SET last_error = ?, lease_until = ?, parked_at = ? WHERE id = ?",
+                    [
+                        .string(String("\(error)".prefix(500))), .datetime(retryAt), park ? .datetime(Date()) : .null,
+                        .int64(id),
+                    ])
                 continue
             }
             try await database.primary.execute(
@@ -121,7 +150,26 @@ public struct OrdersOutboxRelay: Sendable {
             delivered.increment()
             count += 1
         }
+        parked.record(Double(try await parkedCount()))
         return count
+    }
+
+    /// Rows the relay gave up on (they wait for an operator).
+    /// - Throws: `MySQLError`.
+    public func parkedCount() async throws -> Int {
+        try await database.primary.queryOne(
+            "SELECT COUNT(*) AS n FROM order_outbox WHERE parked_at IS NOT NULL AND delivered_at IS NULL")?.int("n") ?? 0
+    }
+
+    /// Takes every parked row back into delivery with a fresh attempt budget (after the cause is fixed).
+    /// - Returns: how many rows were resumed.
+    /// - Throws: `MySQLError`.
+    @discardableResult
+    public func resumeParked() async throws -> Int {
+        let r = try await database.primary.execute(
+            "UPDATE order_outbox SET parked_at = NULL, attempts = 0, lease_until = NULL "
+                + "WHERE parked_at IS NOT NULL AND delivered_at IS NULL")
+        return Int(r.affectedRows)
     }
 
     func deliver(kind: String, payload: String) async throws {

@@ -37,7 +37,9 @@ public enum OrdersDefinition {
         let service = OrdersService(
             database: database, nodeID: options.nodeID, recentWriteWindow: options.readYourWritesWindow,
             logger: logger)
-        let relay = OrdersOutboxRelay(database: database, receiver: receiver, lease: options.outboxLease, logger: logger)
+        let relay = OrdersOutboxRelay(
+            database: database, receiver: receiver, lease: options.outboxLease, maxAttempts: options.outboxMaxAttempts,
+            logger: logger)
         let jobs = [
             PeriodicJob(
                 name: "orders-partitions", interval: options.partitionInterval, runAtStart: false, logger: logger
@@ -67,6 +69,10 @@ public struct OrdersOptions: ParsableArguments, Sendable {
     public var outboxInterval: Duration = .seconds(1)
     @Option(setting: "outbox-lease", help: "How long a relay owns the outbox rows it claimed.")
     public var outboxLease: Duration = .seconds(30)
+    @Option(
+        setting: "outbox-max-attempts", range: 1...100_000,
+        help: "Failed deliveries after which an outbox row is parked for an operator.")
+    public var outboxMaxAttempts = 100
 
     public init() {}
 }

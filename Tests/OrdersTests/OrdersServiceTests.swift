@@ -3,6 +3,7 @@ import Logging
 import OMSAPI
 import OMSMySQL
 import OMSProto
+import OMSCore
 import OMSRPCCore
 import Testing
 
@@ -16,6 +17,12 @@ actor RecordingReceiver: OrdersOutboxReceiver {
     var restocks: [String: [String: Int]] = [:]
     /// When set, the next delivery takes effect and then the relay "dies" before marking it.
     var crashAfterNextDelivery = false
+    /// While set, every delivery fails (the receiving service refuses or is down).
+    var refusing = false
+
+    struct Refused: Error {}
+
+    func setRefusing(_ on: Bool) { refusing = on }
 
     struct Crash: Error {}
 
@@ -25,12 +32,14 @@ actor RecordingReceiver: OrdersOutboxReceiver {
     nonisolated func restock(_ restock: OutboxRestock) async throws { try await record(restock) }
 
     private func record(_ r: OutboxRefund) throws {
+        if refusing { throw Refused() }
         refundCalls += 1
         if refunds[r.idempotencyKey] == nil { refunds[r.idempotencyKey] = r.amount.minorUnits }
         try maybeCrash()
     }
 
     private func record(_ r: OutboxRestock) throws {
+        if refusing { throw Refused() }
         restockCalls += 1
         if restocks[r.reference] == nil {
             restocks[r.reference] = Dictionary(r.lines.map { ($0.sku, $0.quantity) }, uniquingKeysWith: +)
@@ -373,6 +382,46 @@ struct OrdersServiceTests {
             #expect(restocks.values.first == ["SKU-1": 1])
             #expect(refunds.values.first == 1500)  // 1500 × 3700 / 3700
             #expect(try await db.count("SELECT COUNT(*) FROM order_outbox WHERE delivered_at IS NULL") == 0)
+        }
+    }
+
+    @Test func outboxRetriesWithGrowingDelaysThenParksAndResumes() async throws {
+        try await withService { s, db in
+            let o = try await create(s)
+            _ = try await confirm(s, o.orderID)
+            _ = try await ship(s, o.orderID, "s1", [("1", 2), ("2", 1)])
+            _ = try await returnUnits(s, o.orderID, "ret-1", [("1", 1)])
+            let receiver = RecordingReceiver()
+            await receiver.setRefusing(true)
+            let relay = OrdersOutboxRelay(
+                database: db.database, receiver: receiver, lease: .zero, maxAttempts: 3, retryBase: .milliseconds(20),
+                logger: logger)
+            // Each failure pushes the row's next delivery further out (20 ms, 40 ms), then it is parked.
+            for _ in 0..<200 {
+                _ = try await relay.runOnce()
+                if try await relay.parkedCount() == 2 { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(try await relay.parkedCount() == 2)
+            #expect(try await db.count("SELECT COUNT(*) FROM order_outbox WHERE attempts = 3 AND parked_at IS NOT NULL") == 2)
+            // Parked rows are left alone.
+            #expect(try await relay.runOnce() == 0)
+            #expect(try await db.count("SELECT COUNT(*) FROM order_outbox WHERE attempts > 3") == 0)
+            // Fixed and resumed: both are delivered, once each.
+            await receiver.setRefusing(false)
+            #expect(try await relay.resumeParked() == 2)
+            #expect(try await relay.runOnce() == 2)
+            #expect(try await relay.parkedCount() == 0)
+            let refunds = await receiver.refunds
+            let restocks = await receiver.restocks
+            #expect(refunds.count == 1 && restocks.count == 1)
+        }
+    }
+
+    @Test func outboxRetryDelaysDoubleToTheCap() {
+        for (attempts, base) in [(1, 1.0), (2, 2.0), (3, 4.0), (7, 60.0), (500, 60.0)] {
+            let delay = OrdersOutboxRelay.retryDelay(attempts: attempts, base: .seconds(1)).inSeconds
+            #expect(delay >= base * 0.8 - 1e-9 && delay <= base * 1.2 + 1e-9, "attempt \(attempts): \(delay) s")
         }
     }
 
