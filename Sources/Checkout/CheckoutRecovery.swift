@@ -76,6 +76,7 @@ extension CheckoutCoordinator {
             var run = DriveRun(
                 checkoutID: checkoutID, version: claimed, saga: snapshot.saga, draft: snapshot.request.draft, card: nil,
                 callerDeadline: nil, recovering: true, attempts: snapshot.attempts)
+            await extendReservation(of: run, logger: log)
             var interrupted = run.saga
             if (try? interrupted.apply(.interrupted)) != nil, interrupted != run.saga {
                 try await record(.interrupted, kind: "resolved", step: nil, run: &run, logger: log)
@@ -97,6 +98,23 @@ extension CheckoutCoordinator {
                 metrics.recovery("parked")
             }
             return (true, false)
+        }
+    }
+
+    /// A checkout that recovery drives again may have been open for longer than its reservation's
+    /// time to live (a slow payment, a peer down): while it still goes forward and holds stock, each
+    /// pass moves the reservation's expiry to a full `reservationTTL` from now, so inventory's
+    /// sweeper does not release units the checkout is about to commit. Best effort: a failure is
+    /// logged, and the commit step decides as before.
+    func extendReservation(of run: DriveRun, logger: Logger) async {
+        guard run.saga.phase.holdsReservation else { return }
+        do {
+            try await inventory.extend(
+                reservationID: run.idString, ttl: configuration.reservationTTL,
+                deadline: ContinuousClock.now + configuration.stepTimeout)
+            metrics.recovery("extended")
+        } catch {
+            logger.warning("could not extend the checkout's reservation", metadata: ["error": "\(error)"])
         }
     }
 

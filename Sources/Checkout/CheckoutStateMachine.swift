@@ -42,6 +42,17 @@ public enum CheckoutPhase: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
+    /// Whether the checkout holds a reservation it still means to commit: from a confirmed Reserve
+    /// up to the commit (the phases in which its expiry matters).
+    public var holdsReservation: Bool {
+        switch self {
+        case .reserved, .creatingOrder, .orderCreated, .authorizing, .authorized, .confirmingOrder, .orderConfirmed,
+            .committingReservation:
+            true
+        default: false
+        }
+    }
+
     /// Whether the phase belongs to compensation.
     public var isCompensating: Bool {
         self == .voidingPayment || self == .cancellingOrder || self == .releasingReservation

@@ -153,6 +153,11 @@ public protocol InventoryPort: Sendable {
     /// reserved succeeds and makes a later Reserve with that id fail.
     /// - Throws: `PortError`.
     func release(reservationID: String, reason: String, deadline: ContinuousClock.Instant) async throws
+
+    /// Moves a held reservation's expiry to `ttl` from now, so that a checkout that takes longer
+    /// than the reservation's time to live (a slow payment, a peer down for a while) keeps its units.
+    /// - Throws: `PortError` (definite 5 when the reservation no longer exists, 9 when it is not held).
+    func extend(reservationID: String, ttl: Duration, deadline: ContinuousClock.Instant) async throws
 }
 
 // MARK: Orders

@@ -426,6 +426,40 @@ struct CheckoutCoordinatorTests {
         }
     }
 
+    @Test func recoveryExtendsTheReservationOfACheckoutThatStillGoesForward() async throws {
+        try await CheckoutHarness.run { h in
+            // Orders cannot confirm for a while after the payment was authorized.
+            h.services.inject("confirmOrder", Array(repeating: .unavailable, count: 100_000))
+            let coordinator = h.coordinator(stepTimeout: .milliseconds(200))
+            let r = try await h.service(coordinator).placeOrder(
+                placeOrderRequest(), context: CheckoutHarness.context(deadline: .seconds(5)))
+            #expect(r.isInProgress, "\(r)")
+            for _ in 0..<100 where h.services.callCount("extend") < 2 {
+                _ = try await coordinator.recoverOnce()
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(h.services.callCount("extend") >= 2, "every pass over it extends the reservation")
+            h.services.clearFaults()
+            try await h.recoverAll(coordinator)
+            let snapshot = try #require(try await coordinator.checkout(id: Int64(r.checkoutID)!))
+            guard case .placed? = snapshot.outcome else {
+                Issue.record("expected the checkout to be placed, got \(String(describing: snapshot.outcome))")
+                return
+            }
+            // A checkout that is compensating does not keep its reservation alive.
+            let before = h.services.callCount("extend")
+            h.services.inject("cancelOrder", Array(repeating: .unavailable, count: 100_000))
+            let declined = try await h.service(coordinator).placeOrder(
+                placeOrderRequest(card: FakeServices.decliningCard), context: CheckoutHarness.context(deadline: .seconds(5)))
+            #expect(declined.isInProgress, "\(declined)")
+            for _ in 0..<5 {
+                _ = try await coordinator.recoverOnce()
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(h.services.callCount("extend") == before)
+        }
+    }
+
     @Test func retryDelaysDoubleUpToTheCapWithJitter() {
         var c = CheckoutConfiguration()
         c.deferDelay = .seconds(1)

@@ -149,6 +149,15 @@ final class FakeServices: InventoryPort, OrdersPort, PaymentsPort, @unchecked Se
         }
     }
 
+    func extend(reservationID: String, ttl: Duration, deadline: ContinuousClock.Instant) async throws {
+        try step("extend") {
+            try lock.withLock {
+                guard let r = reservations[reservationID] else { throw PortError.definite(.notFound, "no reservation") }
+                guard r.state == .held else { throw PortError.definite(.failedPrecondition, "not held") }
+            }
+        }
+    }
+
     func release(reservationID: String, reason: String, deadline: ContinuousClock.Instant) async throws {
         try step("release") {
             lock.withLock {

@@ -78,4 +78,11 @@ public struct InventoryClientAdapter: InventoryPort {
         request.reason = String(reason.prefix(255))
         _ = try await mapped(effectful: true) { try await client.releaseReservation(request, options: options(deadline)) }
     }
+
+    public func extend(reservationID: String, ttl: Duration, deadline: ContinuousClock.Instant) async throws {
+        var request = InventoryV1.ExtendReservationRequest()
+        request.reservationID = reservationID
+        request.ttlMs = UInt32(clamping: ttl.wholeMilliseconds)
+        _ = try await mapped(effectful: false) { try await client.extendReservation(request, options: options(deadline)) }
+    }
 }
