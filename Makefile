@@ -6,7 +6,7 @@ SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 CONFIG ?= debug
 
-.PHONY: help env build build-release run test up down status logs proto proto-check bench reset clean
+.PHONY: help env build build-release run test up down status logs proto proto-check bench reset clean chaos chaos-smoke
 
 help:
 	@echo "make run    set up, build, start MariaDB + Redis + the five services, show them working"
@@ -14,6 +14,7 @@ help:
 	@echo "make up / make down / make status / make logs   the suite in the background under .oms/"
 	@echo "make proto  regenerate protoc-c output and the Swift layer (committed)"
 	@echo "make bench  benchmarks (figures go to docs/benchmarks.md)"
+	@echo "make chaos  fault injection under load (kill -9, SIGSTOP, MariaDB and Redis faults), then the audit"
 	@echo "make reset  stop everything and delete .oms/"
 
 env:
@@ -34,6 +35,7 @@ test: env
 	$(PYTHON) tools/test_compose.py
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	@$(MAKE) --no-print-directory chaos-smoke
 
 up: build
 	@tools/oms-suite.sh start $(CONFIG)
@@ -54,6 +56,13 @@ proto:
 
 proto-check:
 	@tools/gen-proto.sh --check
+
+# Fault runs under OMS_HOME=.oms-chaos (own MariaDB and Redis ports), never the development databases.
+chaos: build
+	@CHAOS_SECONDS=$${CHAOS_SECONDS:-120} tools/chaos.sh
+
+chaos-smoke:
+	@CHAOS_SECONDS=25 CHAOS_CALLERS=16 tools/chaos.sh
 
 bench: build-release
 	@tools/bench.sh
