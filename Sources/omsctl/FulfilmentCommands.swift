@@ -24,6 +24,15 @@ struct ShipCommand: AsyncParsableCommand {
          s.trackingNumber.isEmpty ? "-" : s.trackingNumber, s.lines.map { "\($0.lineID)×\($0.quantity)" }.joined(separator: ", ")]
     }
 
+    /// Makes one shipments call and shows the shipment it answers.
+    static func call(
+        _ global: GlobalOptions, _ body: (ShipmentsV1.ShipmentsClient, CallOptions) async throws -> ShipmentsV1.Shipment?
+    ) async throws {
+        try await Ctl.withClients(timeout: global.timeout) { oms in
+            try show(try await body(oms.shipments, global.callOptions), json: global.json)
+        }
+    }
+
     static func show(_ s: ShipmentsV1.Shipment?, json asJSON: Bool) throws {
         guard let s else { throw RPCError(.internalError, "no shipment in the reply") }
         Out.emit(ShipCommand.json(s), asJSON: asJSON) {
@@ -68,13 +77,8 @@ struct ShipCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await Ctl.withClients(timeout: global.timeout) { oms in
-                var req = ShipmentsV1.MarkLabelCreatedRequest()
-                req.shipmentID = shipmentID
-                req.carrier = carrier
-                req.trackingNumber = trackingNumber
-                try ShipCommand.show(try await oms.shipments.markLabelCreated(req, options: global.callOptions).shipment, json: global.json)
-            }
+            let req = ShipmentsV1.MarkLabelCreatedRequest(shipmentID: shipmentID, carrier: carrier, trackingNumber: trackingNumber)
+            try await ShipCommand.call(global) { try await $0.markLabelCreated(req, options: $1).shipment }
         }
     }
 
@@ -84,11 +88,8 @@ struct ShipCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await Ctl.withClients(timeout: global.timeout) { oms in
-                var req = ShipmentsV1.MarkShippedRequest()
-                req.shipmentID = shipmentID
-                try ShipCommand.show(try await oms.shipments.markShipped(req, options: global.callOptions).shipment, json: global.json)
-            }
+            let req = ShipmentsV1.MarkShippedRequest(shipmentID: shipmentID)
+            try await ShipCommand.call(global) { try await $0.markShipped(req, options: $1).shipment }
         }
     }
 
@@ -98,11 +99,8 @@ struct ShipCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await Ctl.withClients(timeout: global.timeout) { oms in
-                var req = ShipmentsV1.MarkDeliveredRequest()
-                req.shipmentID = shipmentID
-                try ShipCommand.show(try await oms.shipments.markDelivered(req, options: global.callOptions).shipment, json: global.json)
-            }
+            let req = ShipmentsV1.MarkDeliveredRequest(shipmentID: shipmentID)
+            try await ShipCommand.call(global) { try await $0.markDelivered(req, options: $1).shipment }
         }
     }
 
@@ -113,12 +111,8 @@ struct ShipCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await Ctl.withClients(timeout: global.timeout) { oms in
-                var req = ShipmentsV1.CancelShipmentRequest()
-                req.shipmentID = shipmentID
-                req.reason = reason
-                try ShipCommand.show(try await oms.shipments.cancelShipment(req, options: global.callOptions).shipment, json: global.json)
-            }
+            let req = ShipmentsV1.CancelShipmentRequest(shipmentID: shipmentID, reason: reason)
+            try await ShipCommand.call(global) { try await $0.cancelShipment(req, options: $1).shipment }
         }
     }
 
@@ -128,11 +122,8 @@ struct ShipCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await Ctl.withClients(timeout: global.timeout) { oms in
-                var req = ShipmentsV1.GetShipmentRequest()
-                req.shipmentID = shipmentID
-                try ShipCommand.show(try await oms.shipments.getShipment(req, options: global.callOptions).shipment, json: global.json)
-            }
+            let req = ShipmentsV1.GetShipmentRequest(shipmentID: shipmentID)
+            try await ShipCommand.call(global) { try await $0.getShipment(req, options: $1).shipment }
         }
     }
 
