@@ -178,7 +178,8 @@ let package = Package(
         .testTarget(
             name: "OMSServiceKitTests",
             dependencies: [
-                "OMSServiceKit", "OMSClient", "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis", argumentParser,
+                "OMSServiceKit", "OMSTestKit", "OMSClient", "OMSRPC", "OMSRPCCore", "OMSAPI", "OMSMySQL", "OMSRedis",
+                argumentParser,
                 nioLocks, .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

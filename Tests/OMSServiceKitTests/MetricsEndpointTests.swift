@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import OMSTestKit
 import OMSServiceKit
 import Prometheus
 import ServiceLifecycle
@@ -20,28 +21,9 @@ struct MetricsEndpointTests {
         return port
     }
 
-    /// Collects everything the server sends until it closes the connection.
-    final class Collector: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        let received = NIOLockedValueBox<[UInt8]>([])
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let buffer = unwrapInboundIn(data)
-            received.withLockedValue { $0 += buffer.readableBytesView }
-        }
-    }
-
     /// Sends `request` as is over a new TCP connection and returns the whole answer.
     static func exchange(_ request: String, port: Int) async throws -> String {
-        let collector = Collector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
-        try await channel.writeAndFlush(ByteBuffer(string: request))
-        try await channel.closeFuture.get()
-        return String(decoding: collector.received.withLockedValue { $0 }, as: UTF8.self)
+        try await MetricsScrape.exchange(request, port: port)
     }
 
     static func get(_ path: String, port: Int) async throws -> String {
