@@ -486,10 +486,12 @@ struct ServerTests {
     @Test("graceful shutdown: GoAway, calls in flight complete, new calls get 14, then close")
     func gracefulShutdown() async throws {
         let probe = Probe()
-        let server = RPCServer(configuration: serverConfiguration(), services: [TestService(probe: probe)])
+        // The calls in flight outlast the late call's round trip by seconds, even on a loaded box.
+        let server = RPCServer(
+            configuration: serverConfiguration(drainTimeout: .seconds(30)), services: [TestService(probe: probe)])
         let port = try #require(try await server.start().port)
         let frames = try await withRawPeer(port: port) { peer in
-            try await peer.send([call(1, TestMethods.sleep, "3000"), call(2, TestMethods.sleep, "4000")])
+            try await peer.send([call(1, TestMethods.sleep, "6000"), call(2, TestMethods.sleep, "7000")])
             #expect(await eventually { probe.started.withLockedValue { $0 } == 2 })
             let shutdown = Task { await server.shutdownGracefully() }
             var frames: [RPCFrame] = []
