@@ -13,6 +13,10 @@ let package = Package(
     products: [
         .library(name: "OMSClient", targets: ["OMSClient"]),
         .library(name: "OMSTestKit", targets: ["OMSTestKit"]),
+        // The decoders and request validation, for the libFuzzer targets in Fuzz/ (their own package).
+        .library(
+            name: "OMSFuzzable",
+            targets: ["OMSProto", "OMSRPCCore", "OMSServiceKit", "Inventory", "Orders", "Payments", "Shipments", "Checkout"]),
         .executable(name: "oms-checkout", targets: ["oms-checkout"]),
         .executable(name: "oms-inventory", targets: ["oms-inventory"]),
         .executable(name: "oms-orders", targets: ["oms-orders"]),

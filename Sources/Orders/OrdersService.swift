@@ -34,28 +34,7 @@ public struct OrdersService: OrdersV1.OrdersService {
     public func createOrder(_ request: OrdersV1.CreateOrderRequest, context: ServerContext) async throws
         -> OrdersV1.CreateOrderResponse
     {
-        guard let customer = request.customer else { throw FieldRules.invalid("customer", "is required") }
-        try FieldRules.address(request.shippingAddress)
-        let address = request.shippingAddress ?? CommonV1.Address()
-        let currency = request.lines.first?.unitPrice?.currency ?? ""
-        var lines: [NewOrderLine] = []
-        for (i, line) in request.lines.enumerated() {
-            guard let price = line.unitPrice else { throw RPCError.invalidArgument("lines[\(i)].unit_price: is required") }
-            guard price.currency == currency else {
-                throw RPCError.invalidArgument("lines[\(i)].unit_price.currency: every line must use one currency")
-            }
-            try FieldRules.quantity(line.quantity, field: "lines[\(i)].quantity")
-            lines.append(
-                NewOrderLine(
-                    sku: line.sku, productName: line.productName, quantity: Int32(line.quantity),
-                    unitPriceMinor: price.amountMinor, attributesJSON: line.attributesJson))
-        }
-        var order = NewOrder(
-            checkoutID: request.checkoutID,
-            customer: OrderCustomer(id: customer.customerID, name: customer.name, email: customer.email),
-            currency: currency, lines: lines, shippingAddressJSON: Self.json(address), metadataJSON: request.metadataJson)
-        order.reservationID = request.reservationID
-        if !order.reservationID.isEmpty { try FieldRules.identifier(order.reservationID, field: "reservation_id") }
+        let order = try Self.newOrder(from: request)
         let created = try await core.create(order)
         var response = OrdersV1.CreateOrderResponse()
         response.order = Self.wire(created.order)
@@ -201,6 +180,35 @@ public struct OrdersService: OrdersV1.OrdersService {
     }
 
     // MARK: Mapping
+
+    /// The new order a CreateOrder request describes, with the checks that need the wire types
+    /// (`OrderValidation.validate(_:)` checks the rest when the core creates it).
+    /// - Throws: `RPCError` 3 naming the first offending field.
+    public static func newOrder(from request: OrdersV1.CreateOrderRequest) throws -> NewOrder {
+        guard let customer = request.customer else { throw FieldRules.invalid("customer", "is required") }
+        try FieldRules.address(request.shippingAddress)
+        let address = request.shippingAddress ?? CommonV1.Address()
+        let currency = request.lines.first?.unitPrice?.currency ?? ""
+        var lines: [NewOrderLine] = []
+        for (i, line) in request.lines.enumerated() {
+            guard let price = line.unitPrice else { throw RPCError.invalidArgument("lines[\(i)].unit_price: is required") }
+            guard price.currency == currency else {
+                throw RPCError.invalidArgument("lines[\(i)].unit_price.currency: every line must use one currency")
+            }
+            try FieldRules.quantity(line.quantity, field: "lines[\(i)].quantity")
+            lines.append(
+                NewOrderLine(
+                    sku: line.sku, productName: line.productName, quantity: Int32(line.quantity),
+                    unitPriceMinor: price.amountMinor, attributesJSON: line.attributesJson))
+        }
+        var order = NewOrder(
+            checkoutID: request.checkoutID,
+            customer: OrderCustomer(id: customer.customerID, name: customer.name, email: customer.email),
+            currency: currency, lines: lines, shippingAddressJSON: Self.json(address), metadataJSON: request.metadataJson)
+        order.reservationID = request.reservationID
+        if !order.reservationID.isEmpty { try FieldRules.identifier(order.reservationID, field: "reservation_id") }
+        return order
+    }
 
     static func orderID(_ text: String) throws -> Int64 {
         guard let id = Int64(text), id > 0 else { throw RPCError.invalidArgument("order_id: is not an order id") }
