@@ -12,13 +12,14 @@
 # for 2 s, kill -9 of mariadbd (restarted; InnoDB recovers), Redis FLUSHALL, kill -9 of Redis
 # (restarted empty). Settings (environment): CHAOS_SECONDS, CHAOS_CALLERS, CHAOS_WINDOW, CHAOS_SEED,
 # CHAOS_CONFIG (debug|release), CHAOS_KEEP=1 (leave the suite and servers running afterwards), OMS_HOME (default .oms-chaos, so a fault run never touches the
-# development databases), OMS_MYSQL_PORT (3327), OMS_REDIS_PORT (6400).
+# development databases), CHAOS_MYSQL_PORT (3327), CHAOS_REDIS_PORT (6400).
 # Exit status: the load generator's (0 when the audit passed).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export OMS_HOME="${OMS_HOME:-$ROOT/.oms-chaos}"
-export OMS_MYSQL_PORT="${OMS_MYSQL_PORT:-3327}"
-export OMS_REDIS_PORT="${OMS_REDIS_PORT:-6400}"
+export OMS_HOME="${CHAOS_HOME:-$ROOT/.oms-chaos}"
+# Its own ports, whatever the development environment uses (OMS_MYSQL_PORT, OMS_REDIS_PORT).
+export OMS_MYSQL_PORT="${CHAOS_MYSQL_PORT:-3327}"
+export OMS_REDIS_PORT="${CHAOS_REDIS_PORT:-6400}"
 LOAD_SECONDS="${CHAOS_SECONDS:-60}"
 CALLERS="${CHAOS_CALLERS:-32}"
 WINDOW="${CHAOS_WINDOW:-120}"
