@@ -11,8 +11,9 @@
 # Faults, one every 3 to 6 s: kill -9 of a random service (restarted at once), SIGSTOP of a service
 # for 2 s, kill -9 of mariadbd (restarted; InnoDB recovers), Redis FLUSHALL, kill -9 of Redis
 # (restarted empty). Settings (environment): CHAOS_SECONDS, CHAOS_CALLERS, CHAOS_WINDOW, CHAOS_SEED,
-# CHAOS_CONFIG (debug|release), CHAOS_KEEP=1 (leave the suite and servers running afterwards), OMS_HOME (default .oms-chaos, so a fault run never touches the
-# development databases), CHAOS_MYSQL_PORT (3327), CHAOS_REDIS_PORT (6400).
+# CHAOS_CONFIG (debug|release), CHAOS_KEEP=1 (leave the suite and servers running afterwards),
+# CHAOS_HOME (default .oms-chaos), CHAOS_MYSQL_PORT (3327), CHAOS_REDIS_PORT (6400): a fault run
+# never touches the development databases.
 # Exit status: the load generator's (0 when the audit passed).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
