@@ -409,21 +409,14 @@ public final class InventoryService: InventoryV1.InventoryService {
             return InventoryRepository.AdjustmentKey(key: key, fingerprint: fingerprint.value)
         }
         if let key { try FieldRules.text(key.key, field: "idempotency-key", max: FieldLimits.maxIdempotencyKeyLength) }
-        let r: InventoryRepository.Adjustment
-        do {
-            guard let adjusted = try await repository.adjust(
+        // A concurrent use of the same key on another SKU loses the key's insert: the retry reads
+        // the winner's record and answers as the key decided.
+        let adjusted = try await retryingOnDuplicateKey(attempts: key == nil ? 1 : 2) {
+            try await repository.adjust(
                 sku: request.sku, kind: kind, quantity: request.quantity, reason: request.reason,
                 reference: request.reference, key: key)
-            else { throw RPCError.notFound("no stock for SKU \(request.sku)") }
-            r = adjusted
-        } catch let e as MySQLError where e.kind == .duplicateKey && key != nil {
-            // The same key was being applied at once to another SKU: that request decides.
-            guard let adjusted = try await repository.adjust(
-                sku: request.sku, kind: kind, quantity: request.quantity, reason: request.reason,
-                reference: request.reference, key: key)
-            else { throw RPCError.notFound("no stock for SKU \(request.sku)") }
-            r = adjusted
         }
+        guard let r = adjusted else { throw RPCError.notFound("no stock for SKU \(request.sku)") }
         if r.replayed {
             logger.debug("stock adjustment replayed", metadata: ["sku": "\(request.sku)", "ledger": "\(r.ledgerID)"])
             return InventoryV1.AdjustStockResponse(stock: Self.proto(r.stock), ledgerEntryID: String(r.ledgerID))
