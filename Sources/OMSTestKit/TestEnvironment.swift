@@ -140,7 +140,19 @@ public struct TestEnvironment: Sendable {
         else { throw TestEnvironmentError(message: "refusing to drop \(schema)") }
         let admin = MySQLConnectionPool(configuration: try adminConfiguration(), name: "testkit-admin")
         do {
-            try await admin.execute("DROP DATABASE IF EXISTS `\(schema)`")
+            // MariaDB can refuse with 1010 ("Directory not empty") while InnoDB is still removing the
+            // files of tables it has just dropped, when many suites create and drop schemas at once.
+            // The tables are gone by then; dropping again finishes the job.
+            var attempt = 1
+            while true {
+                do {
+                    try await admin.execute("DROP DATABASE IF EXISTS `\(schema)`")
+                    break
+                } catch let error as MySQLError where error.number == 1010 && attempt < 10 {
+                    attempt += 1
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
             await admin.shutdown()
         } catch {
             await admin.shutdown()
