@@ -8,13 +8,17 @@
 #   tools/chaos.sh                      60 s of load, 32 callers, 120 s recovery window
 #   CHAOS_SECONDS=20 tools/chaos.sh     the short run of `make test` (make chaos-smoke)
 #
-# Faults, one every 3 to 6 s: kill -9 of a random service (restarted at once), SIGSTOP of a service
-# for 2 s, kill -9 of mariadbd (restarted; InnoDB recovers), Redis FLUSHALL, kill -9 of Redis
-# (restarted empty). Settings (environment): CHAOS_SECONDS, CHAOS_CALLERS, CHAOS_WINDOW, CHAOS_SEED,
+# Faults, one every 3 to 6 s: kill -9 of a random service (restarted at once); kill -9 at the worst
+# moment (the service restarted with a test-only failpoint armed, which kills it with SIGKILL the
+# first time it reaches that point, then restarted without it); SIGSTOP of a service for 2 s; kill -9
+# of mariadbd (restarted; InnoDB recovers); Redis FLUSHALL; kill -9 of Redis (restarted empty).
+# Once per run, half-way, a stalled-peer flood (tools/stalled-peers.py) against a random service:
+# its memory figure is part of the result (flood.json) and its failure fails the run.
+# Settings (environment): CHAOS_SECONDS, CHAOS_CALLERS, CHAOS_WINDOW, CHAOS_SEED,
 # CHAOS_CONFIG (debug|release), CHAOS_KEEP=1 (leave the suite and servers running afterwards),
 # CHAOS_HOME (default .oms-chaos), CHAOS_MYSQL_PORT (3327), CHAOS_REDIS_PORT (6400): a fault run
 # never touches the development databases.
-# Exit status: the load generator's (0 when the audit passed).
+# Exit status: 0 when the audit and the flood passed, else the load generator's status or 1.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export OMS_HOME="${CHAOS_HOME:-$ROOT/.oms-chaos}"
@@ -27,6 +31,17 @@ WINDOW="${CHAOS_WINDOW:-120}"
 SEED="${CHAOS_SEED:-$((RANDOM * 32768 + RANDOM))}"
 CONFIG="${CHAOS_CONFIG:-debug}"
 SERVICES=(inventory orders payments shipments checkout)
+# The worst moments (docs/operations.md, "Failpoints"): service and failpoint setting.
+FAILPOINTS=(
+    "payments crash-at:after-intent"
+    "inventory crash-at:after-commit"
+    "orders crash-at:after-create"
+    "orders crash-at:outbox-after-delivery"
+    "shipments crash-at:outbox-after-delivery"
+    "checkout crash-after:reserve"
+    "checkout crash-after:createOrder"
+    "checkout crash-after:authorize"
+)
 
 log() { printf 'chaos: %s\n' "$*" >&2; }
 pid_of() { [ -f "$1" ] && cat "$1" 2>/dev/null || true; }
@@ -61,6 +76,51 @@ LOADGEN=$!
 restart_suite() { "$ROOT/tools/oms-suite.sh" start "$CONFIG" >>"$OUT/restarts.log" 2>&1 || true; }
 restart_servers() { "$ROOT/tools/oms-env.sh" start >>"$OUT/restarts.log" 2>&1 || true; }
 fault() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >>"$OUT/faults.log"; log "fault: $*"; }
+alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+# Restarts SERVICE with FAILPOINT armed, waits up to 15 s for it to kill itself there, then restarts
+# it without the failpoint (killing it first if the point was not reached).
+arm_failpoint() {
+    local service="$1" failpoint="$2" var pid i
+    var="OMS_$(printf '%s' "$service" | tr '[:lower:]' '[:upper:]')_FAILPOINT"
+    kill -KILL "$(pid_of "$OMS_HOME/run/$service.pid")" 2>/dev/null || true
+    sleep 0.3
+    env "$var=$failpoint" "$ROOT/tools/oms-suite.sh" start "$CONFIG" >>"$OUT/restarts.log" 2>&1 || true
+    pid="$(pid_of "$OMS_HOME/run/$service.pid")"
+    for i in $(seq 1 75); do alive "$pid" || break; sleep 0.2; done
+    if alive "$pid"; then
+        printf '%s   %s %s not reached in 15 s; killed\n' "$(date +%H:%M:%S)" "$service" "$failpoint" >>"$OUT/faults.log"
+        kill -KILL "$pid" 2>/dev/null || true
+        sleep 0.3
+    else
+        printf '%s   %s died at %s\n' "$(date +%H:%M:%S)" "$service" "$failpoint" >>"$OUT/faults.log"
+    fi
+    restart_suite
+}
+
+# The RPC port of a service: its OMS_<SERVICE>_ADDR when set, else the suite's default (7100…7104).
+port_of() {
+    local var addr
+    var="OMS_$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')_ADDR"
+    addr="${!var:-}"
+    if [ -n "$addr" ]; then printf '%s\n' "${addr##*:}"; return; fi
+    case "$1" in
+        checkout) echo 7100 ;; inventory) echo 7101 ;; orders) echo 7102 ;; payments) echo 7103 ;; shipments) echo 7104 ;;
+    esac
+}
+
+# The stalled-peer flood, once, in the foreground (no other fault while it holds, so its memory
+# figure is the flood's); its verdict counts at the end.
+FLOOD_DONE=0
+FLOOD_STATUS=0
+flood() {
+    local service="$1"
+    fault "stalled-peer flood against oms-$service (${CHAOS_FLOOD_PEERS:-400} peers)"
+    /usr/bin/python3 "$ROOT/tools/stalled-peers.py" --pid "$(pid_of "$OMS_HOME/run/$service.pid")" \
+        --port "$(port_of "$service")" --peers "${CHAOS_FLOOD_PEERS:-400}" --json-out "$OUT/flood.json" \
+        --probe "$BIN/omsctl health --service $service --quiet" 2>"$OUT/flood.log" || FLOOD_STATUS=$?
+    FLOOD_DONE=1
+}
 
 FAULTS=0
 START=$(date +%s)
@@ -68,7 +128,16 @@ START=$(date +%s)
 sleep 5
 while kill -0 "$LOADGEN" 2>/dev/null && [ $(( $(date +%s) - START )) -lt $((LOAD_SECONDS - 5)) ]; do
     service="${SERVICES[$((RANDOM % ${#SERVICES[@]}))]}"
-    case $((RANDOM % 6)) in
+    if [ "$FLOOD_DONE" = 0 ] && [ $(( $(date +%s) - START )) -ge $((LOAD_SECONDS / 2)) ]; then
+        flood "$service"
+        FAULTS=$((FAULTS + 1))
+        continue
+    fi
+    case $((RANDOM % 8)) in
+        6|7)
+            point="${FAILPOINTS[$((RANDOM % ${#FAILPOINTS[@]}))]}"
+            fault "kill -9 at the worst moment: oms-${point%% *} at ${point#* }"
+            arm_failpoint "${point%% *}" "${point#* }" ;;
         0|1)
             fault "kill -9 oms-$service"
             kill -KILL "$(pid_of "$OMS_HOME/run/$service.pid")" 2>/dev/null || true
@@ -105,4 +174,10 @@ STATUS=0
 wait "$LOADGEN" || STATUS=$?
 log "$FAULTS faults injected (see $OUT/faults.log); load generator exit status $STATUS"
 tail -n 40 "$OUT/loadgen.log" >&2
+if [ "$FLOOD_DONE" = 1 ]; then
+    cat "$OUT/flood.log" >&2
+    [ "$FLOOD_STATUS" = 0 ] || { log "the stalled-peer flood failed (see $OUT/flood.json)"; [ "$STATUS" != 0 ] || STATUS=1; }
+else
+    log "no stalled-peer flood this run (the load ended first)"
+fi
 exit "$STATUS"
