@@ -1,6 +1,7 @@
 import Foundation
 import OMSCore
 import OMSMySQL
+import OMSServiceKit
 
 /// One row of the step log.
 public struct CheckoutLogEntry: Sendable, Hashable {
@@ -29,11 +30,48 @@ public struct CheckoutLogEntry: Sendable, Hashable {
 /// took the checkout over (or it changed under us) and the caller stops driving it.
 public struct CheckoutRepository: Sendable {
     let database: MySQLDatabase
+    /// Saga-log writes of concurrent checkouts, committed together (see `update`).
+    let logWrites: BatchCoalescer<LogWrite, Result<Bool, any Error>>
+
+    /// Most saga-log writes committed in one transaction.
+    public static let maxLogBatch = 256
 
     /// Creates a repository.
     /// - Parameter database: the `oms_checkout` database.
     public init(database: MySQLDatabase) {
         self.database = database
+        logWrites = BatchCoalescer(
+            metricPrefix: "oms_checkout", name: "log", maxBatchSize: Self.maxLogBatch, maxConcurrentBatches: 1
+        ) { writes in await Self.apply(writes, database: database) }
+    }
+
+    /// One conditional saga-log write (an UPDATE of one checkout's row).
+    struct LogWrite: Sendable {
+        var sql: String
+        var binds: [MySQLValue]
+    }
+
+    /// Applies saga-log writes. One alone is one autocommit statement, so a lone checkout pays
+    /// nothing for batching. Several are one transaction with one commit; each statement still
+    /// decides its own row (the version and lease checks are per checkout). When that transaction
+    /// fails, each write is applied alone, so one checkout's failure is never its neighbours'.
+    /// - Returns: per write, whether it changed its row, or its error.
+    private static func apply(_ writes: [LogWrite], database: MySQLDatabase) async -> [Result<Bool, any Error>] {
+        if writes.count > 1 {
+            let together = try? await database.batchedTransaction(retryable: true) { tx in
+                try writes.map { try tx.execute($0.sql, $0.binds).affectedRows == 1 }
+            }
+            if let together { return together.map { .success($0) } }
+        }
+        var results: [Result<Bool, any Error>] = []
+        for w in writes {
+            do {
+                results.append(.success(try await database.write { c in try await c.execute(w.sql, w.binds) }.affectedRows == 1))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
     }
 
     static let encoder: JSONEncoder = {
@@ -223,24 +261,23 @@ public struct CheckoutRepository: Sendable {
     ) async throws -> Int64? {
         let sagaJSON = try Self.json(saga)
         let resultJSON = try outcome.map { try Self.json($0) }
-        // One autocommit statement: the row and its log entries change together or not at all.
-        let r = try await database.write { c in
-            try await c.execute(
-                """
+        // One statement: the row and its log entries change together or not at all. Concurrent
+        // checkouts' writes share a commit (`logWrites`); none is answered before its commit.
+        let write = LogWrite(
+            sql: """
                 UPDATE checkouts SET phase = ?, saga = ?, order_id = ?, payment_id = ?, result = ?, is_open = ?,
                   finished_at = IF(? = 1, NOW(6), NULL), lease_expires_at = TIMESTAMPADD(MICROSECOND, ?, NOW(6)),
                   updated_at = NOW(6), version = version + 1, step_log = \(Self.appendedLog(count: log.count))
                 WHERE checkout_id = ? AND version = ? AND lease_owner = ?
                 """,
-                [
-                    .string(saga.phase.rawValue), .string(sagaJSON), .optional(saga.orderID) { .string($0) },
-                    .optional(saga.paymentID) { .string($0) }, .optional(resultJSON) { .string($0) },
-                    .bool(!saga.isFinal), .bool(saga.isFinal), .int64(lease.wholeMicroseconds),
-                ] + Self.logBinds(log, version: expectedVersion + 1, owner: owner) + [
-                    .int64(checkoutID), .int64(expectedVersion), .string(owner),
-                ])
-        }
-        return r.affectedRows == 1 ? expectedVersion + 1 : nil
+            binds: [
+                .string(saga.phase.rawValue), .string(sagaJSON), .optional(saga.orderID) { .string($0) },
+                .optional(saga.paymentID) { .string($0) }, .optional(resultJSON) { .string($0) },
+                .bool(!saga.isFinal), .bool(saga.isFinal), .int64(lease.wholeMicroseconds),
+            ] + Self.logBinds(log, version: expectedVersion + 1, owner: owner) + [
+                .int64(checkoutID), .int64(expectedVersion), .string(owner),
+            ])
+        return try await logWrites.submit(write).get() ? expectedVersion + 1 : nil
     }
 
     /// Gives the lease up after a pass that could not finish (a service is down): recovery may

@@ -50,11 +50,11 @@ public final class InventoryService: InventoryV1.InventoryService {
             : nil
         let repository = self.repository
         coalescer = BatchCoalescer(
-            name: "reserve", maxBatchSize: configuration.reserveBatchSize,
+            metricPrefix: "oms_inventory", name: "reserve", maxBatchSize: configuration.reserveBatchSize,
             maxConcurrentBatches: configuration.reserveBatchConcurrency
         ) { try await repository.reserveBatch($0) }
         commits = BatchCoalescer(
-            name: "commit", maxBatchSize: configuration.reserveBatchSize,
+            metricPrefix: "oms_inventory", name: "commit", maxBatchSize: configuration.reserveBatchSize,
             maxConcurrentBatches: configuration.reserveBatchConcurrency
         ) { try await repository.commitBatch($0) }
     }

@@ -50,6 +50,52 @@ struct CheckoutRepositoryTests {
         }
     }
 
+    @Test func concurrentWritesShareCommitsAndEachKeepsItsOwnAnswer() async throws {
+        try await CheckoutHarness.run { h in
+            let repo = CheckoutRepository(database: h.database)
+            let ids = (0..<64).map { Int64(7_100_000 + $0) }
+            var saga = CheckoutSaga()
+            try saga.apply(.begin(.reserve))
+            for id in ids {
+                let draft = OrderDraft(
+                    checkoutID: String(id), customer: CheckoutCustomer(customerID: "c1", name: "C", email: "c@example.test"),
+                    lines: [], shippingAddress: CheckoutAddress(name: "C", line1: "1 Main St", city: "Springfield", country: "US"),
+                    metadataJSON: "{}", reservationID: String(id))
+                _ = try await repo.insert(
+                    checkoutID: id, idempotencyKey: "batch-\(id)", requestHash: String(repeating: "0", count: 64), saga: saga,
+                    request: StoredRequest(draft: draft, cardLast4: "4242"), outcome: nil, owner: "a", lease: .seconds(30))
+            }
+            var reserved = saga
+            try reserved.apply(.reserved)
+            let next = reserved
+            let entry = CheckoutLogEntry(kind: "result", step: .reserve, fromPhase: .reserving, toPhase: .reserved)
+            // 64 writes at once, every fourth with a stale version: those change nothing, the others
+            // all land, whichever batch they shared.
+            let answers = try await withThrowingTaskGroup(of: (Int64, Int64?).self) { group in
+                for (i, id) in ids.enumerated() {
+                    let version: Int64 = i % 4 == 0 ? 9 : 0
+                    group.addTask {
+                        (id, try await repo.update(
+                            checkoutID: id, expectedVersion: version, owner: "a", saga: next, outcome: nil, log: [entry],
+                            lease: .seconds(30)))
+                    }
+                }
+                var out: [Int64: Int64?] = [:]
+                for try await (id, version) in group { out[id] = version }
+                return out
+            }
+            for (i, id) in ids.enumerated() {
+                let stored = try #require(try await repo.find(checkoutID: id))
+                if i % 4 == 0 {
+                    #expect(answers[id] == .some(nil) && stored.version == 0)
+                } else {
+                    #expect(answers[id] == .some(1) && stored.version == 1 && stored.saga == next)
+                    #expect(try await repo.log(checkoutID: id).map(\.kind) == ["recorded", "result"])
+                }
+            }
+        }
+    }
+
     @Test func rowsOfTheOldEventTableAreReadFirst() async throws {
         try await CheckoutHarness.run { h in
             let repo = CheckoutRepository(database: h.database)
