@@ -30,8 +30,8 @@ public struct CheckoutLogEntry: Sendable, Hashable {
 /// took the checkout over (or it changed under us) and the caller stops driving it.
 public struct CheckoutRepository: Sendable {
     let database: MySQLDatabase
-    /// Saga-log writes of concurrent checkouts, committed together (see `update`).
-    let logWrites: BatchCoalescer<LogWrite, Result<Bool, any Error>>
+    /// Saga-log writes of concurrent checkouts, committed together (see `insert` and `update`).
+    let logWrites: BatchCoalescer<LogWrite, Result<Int, any Error>>
 
     /// Most saga-log writes committed in one transaction.
     public static let maxLogBatch = 256
@@ -45,7 +45,7 @@ public struct CheckoutRepository: Sendable {
         ) { writes in await Self.apply(writes, database: database) }
     }
 
-    /// One conditional saga-log write (an UPDATE of one checkout's row).
+    /// One saga-log write: a single statement that touches one checkout's row.
     struct LogWrite: Sendable {
         var sql: String
         var binds: [MySQLValue]
@@ -53,20 +53,35 @@ public struct CheckoutRepository: Sendable {
 
     /// Applies saga-log writes. One alone is one autocommit statement, so a lone checkout pays
     /// nothing for batching. Several are one transaction with one commit; each statement still
-    /// decides its own row (the version and lease checks are per checkout). When that transaction
-    /// fails, each write is applied alone, so one checkout's failure is never its neighbours'.
-    /// - Returns: per write, whether it changed its row, or its error.
-    private static func apply(_ writes: [LogWrite], database: MySQLDatabase) async -> [Result<Bool, any Error>] {
+    /// decides its own row (the version and lease checks are per checkout, and a duplicate key fails
+    /// only its own statement, which InnoDB rolls back alone). When that transaction fails as a whole,
+    /// each write is applied alone, so one checkout's failure is never its neighbours'.
+    /// - Returns: per write, the rows it changed, or its error.
+    private static func apply(_ writes: [LogWrite], database: MySQLDatabase) async -> [Result<Int, any Error>] {
         if writes.count > 1 {
             let together = try? await database.batchedTransaction(retryable: true) { tx in
-                try writes.map { try tx.execute($0.sql, $0.binds).affectedRows == 1 }
+                writes.map { w -> Result<Int, any Error> in
+                    do {
+                        return .success(Int(try tx.execute(w.sql, w.binds).affectedRows))
+                    } catch let e as MySQLError where e.kind == .duplicateKey {
+                        return .failure(e)
+                    } catch {
+                        return .failure(error)
+                    }
+                }
             }
-            if let together { return together.map { .success($0) } }
+            // Any error but a duplicate key leaves the transaction in doubt: decide each write alone.
+            if let together, together.allSatisfy({ r in
+                if case .failure(let e) = r { return (e as? MySQLError)?.kind == .duplicateKey }
+                return true
+            }) {
+                return together
+            }
         }
-        var results: [Result<Bool, any Error>] = []
+        var results: [Result<Int, any Error>] = []
         for w in writes {
             do {
-                results.append(.success(try await database.write { c in try await c.execute(w.sql, w.binds) }.affectedRows == 1))
+                results.append(.success(Int(try await database.write { c in try await c.execute(w.sql, w.binds) }.affectedRows)))
             } catch {
                 results.append(.failure(error))
             }
@@ -189,22 +204,20 @@ public struct CheckoutRepository: Sendable {
                              toPhase: log.first?.fromPhase ?? saga.phase, detail: resultJSON)
         ] + log
         do {
-            // One autocommit statement: the row and its first log entries.
-            try await database.write { c in
-                try await c.execute(
-                    """
+            // One statement: the row and its first log entries, sharing a commit with concurrent writes.
+            _ = try await logWrites.submit(LogWrite(
+                sql: """
                     INSERT INTO checkouts (checkout_id, idempotency_key, request_hash, phase, saga, request, result,
                       is_open, attempts, next_attempt_at, lease_owner, lease_expires_at, version, created_at, updated_at,
                       finished_at, step_log)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NOW(6), ?, TIMESTAMPADD(MICROSECOND, ?, NOW(6)), 0, NOW(6), NOW(6),
                       IF(? = 1, NOW(6), NULL), \(Self.newLog(count: entries.count)))
                     """,
-                    [
-                        .int64(checkoutID), .string(idempotencyKey), .string(requestHash), .string(saga.phase.rawValue),
-                        .string(sagaJSON), .string(requestJSON), .optional(resultJSON) { .string($0) },
-                        .bool(!saga.isFinal), .string(owner), .int64(lease.wholeMicroseconds), .bool(saga.isFinal),
-                    ] + Self.logBinds(entries, version: 0, owner: owner))
-            }
+                binds: [
+                    .int64(checkoutID), .string(idempotencyKey), .string(requestHash), .string(saga.phase.rawValue),
+                    .string(sagaJSON), .string(requestJSON), .optional(resultJSON) { .string($0) },
+                    .bool(!saga.isFinal), .string(owner), .int64(lease.wholeMicroseconds), .bool(saga.isFinal),
+                ] + Self.logBinds(entries, version: 0, owner: owner))).get()
             return .inserted
         } catch let e as MySQLError where e.kind == .duplicateKey {
             return e.message.contains("uq_checkouts_idempotency_key") ? .keyTaken : .idTaken
@@ -277,7 +290,7 @@ public struct CheckoutRepository: Sendable {
             ] + Self.logBinds(log, version: expectedVersion + 1, owner: owner) + [
                 .int64(checkoutID), .int64(expectedVersion), .string(owner),
             ])
-        return try await logWrites.submit(write).get() ? expectedVersion + 1 : nil
+        return try await logWrites.submit(write).get() == 1 ? expectedVersion + 1 : nil
     }
 
     /// Gives the lease up after a pass that could not finish (a service is down): recovery may

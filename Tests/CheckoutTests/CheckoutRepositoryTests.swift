@@ -65,6 +65,29 @@ struct CheckoutRepositoryTests {
                     checkoutID: id, idempotencyKey: "batch-\(id)", requestHash: String(repeating: "0", count: 64), saga: saga,
                     request: StoredRequest(draft: draft, cardLast4: "4242"), outcome: nil, owner: "a", lease: .seconds(30))
             }
+            // Concurrent inserts with one idempotency key, sharing batches with each other: one wins.
+            let draft = OrderDraft(
+                checkoutID: "1", customer: CheckoutCustomer(customerID: "c1", name: "C", email: "c@example.test"),
+                lines: [], shippingAddress: CheckoutAddress(name: "C", line1: "1 Main St", city: "Springfield", country: "US"),
+                metadataJSON: "{}", reservationID: "1")
+            let first = saga
+            let inserted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<16 {
+                    group.addTask {
+                        let outcome = try await repo.insert(
+                            checkoutID: Int64(7_200_000 + i), idempotencyKey: "one-key", requestHash: String(repeating: "0", count: 64),
+                            saga: first, request: StoredRequest(draft: draft, cardLast4: "4242"), outcome: nil, owner: "a",
+                            lease: .seconds(30))
+                        if case .inserted = outcome { return true }
+                        return false
+                    }
+                }
+                var wins = 0
+                for try await won in group where won { wins += 1 }
+                return wins
+            }
+            #expect(inserted == 1)
+
             var reserved = saga
             try reserved.apply(.reserved)
             let next = reserved
