@@ -41,9 +41,15 @@ public actor BatchCoalescer<Command: Sendable, Result: Sendable> {
         self.maxBatchSize = max(1, maxBatchSize)
         self.maxConcurrentBatches = max(1, maxConcurrentBatches)
         retryAttempts = max(0, duplicateKeyRetries) + 1
-        batchSizes = Recorder(label: "\(metricPrefix)_batch_size", dimensions: [("op", name)])
+        batchSizes = Recorder(label: Self.sizeLabel(metricPrefix: metricPrefix), dimensions: [("op", name)])
         batchTimer = Timer(label: "\(metricPrefix)_batch_duration", dimensions: [("op", name)])
     }
+
+    /// The histogram buckets of `<prefix>_batch_size`: 1, 2, 4, … 256 and above.
+    public static var sizeBuckets: [Double] { (0...8).map { Double(1 << $0) } }
+
+    /// The label of the batch-size histogram of coalescers with `metricPrefix`.
+    public static func sizeLabel(metricPrefix: String) -> String { "\(metricPrefix)_batch_size" }
 
     /// Runs one command as part of a batch.
     /// - Throws: what `run` threw for its batch (`MySQLError`).

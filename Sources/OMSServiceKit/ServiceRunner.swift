@@ -113,7 +113,7 @@ public enum ServiceRunner {
             return
         }
         let logger = bootstrapLogging(configuration)
-        let registry = bootstrapMetrics()
+        let registry = bootstrapMetrics(service: configuration.name)
 
         // Database: connect, check credentials, migrate.
         guard let dbURL = configuration.databaseURL else {
@@ -288,9 +288,13 @@ public enum ServiceRunner {
         return logger
     }
 
-    private static func bootstrapMetrics() -> PrometheusCollectorRegistry {
+    private static func bootstrapMetrics(service: String) -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Batch sizes in powers of two, so a lone request (1) is told apart from a small batch.
+        factory.valueHistogramBuckets[BatchCoalescer<Int, Int>.sizeLabel(metricPrefix: "oms_\(service)")] =
+            BatchCoalescer<Int, Int>.sizeBuckets
+        MetricsSystem.bootstrap(factory)
         return registry
     }
 
