@@ -202,6 +202,21 @@ struct OrderRepository: Sendable {
         }
     }
 
+    /// Orders in `pending_payment` with an id below `beforeID` (created before the instant it stands for),
+    /// oldest first. `orders` has no status index; the search table's `(status, order_id)` finds them and is
+    /// written in the same transactions, and the status is checked on `orders` itself.
+    func pendingPayment(_ c: MySQLConnection, beforeID: Int64, limit: Int) async throws
+        -> [(orderID: Int64, checkoutID: String)]
+    {
+        try await c.query(
+            """
+            SELECT o.id, o.checkout_id FROM order_search s JOIN orders o ON o.id = s.order_id
+            WHERE s.status = 'pending_payment' AND s.order_id < ? AND o.status = 'pending_payment'
+            ORDER BY s.order_id LIMIT ?
+            """, [.int64(beforeID), .int64(Int64(limit))]
+        ).map { (try $0.int64("id"), try $0.string("checkout_id")) }
+    }
+
     /// A customer's order ids below `beforeID`, newest first.
     func customerOrderIDs(_ c: MySQLConnection, customerID: String, beforeID: Int64?, limit: Int) async throws
         -> [Int64]

@@ -1,4 +1,5 @@
 import Foundation
+import OMSAPI
 import OMSRPCCore
 import OMSServiceKit
 
@@ -82,5 +83,19 @@ public enum OrderValidation {
         if let from = query.createdFrom, let before = query.createdBefore, from >= before {
             throw bad("created_from", "must be before created_before")
         }
+    }
+}
+
+extension OrdersV1.ListParkedOutboxRequest: RPCValidatable {
+    /// - Throws: `RPCError` 3 for a page size over 500.
+    public func validate() throws {
+        guard pageSize <= 500 else { throw OrderValidation.bad("page_size", "must be at most 500") }
+    }
+}
+
+extension OrdersV1.ResumeOutboxRequest: RPCValidatable {
+    /// - Throws: `RPCError` 3 unless the id is an outbox row id.
+    public func validate() throws {
+        guard let n = Int64(outboxID), n > 0 else { throw OrderValidation.bad("outbox_id", "is not an outbox row id") }
     }
 }

@@ -136,20 +136,29 @@ public final class OrdersCore: Sendable {
     }
 
     /// Cancels an order that has not shipped. Repeating it is harmless.
+    /// - Parameters:
+    ///   - orderID: the order.
+    ///   - reason: written on the order and its event.
+    ///   - onlyIfPending: refuse (9) unless the order is still `pending_payment` (or already cancelled),
+    ///     checked against the version the cancellation writes over (the pending-order sweep).
     /// - Throws: `RPCError` 3, 5, 9 (anything shipped), 10 when a concurrent change won.
-    public func cancel(orderID: Int64, reason: String) async throws -> OrderRecord {
+    public func cancel(orderID: Int64, reason: String, onlyIfPending: Bool = false) async throws -> OrderRecord {
         try FieldRules.text(reason, field: "reason", max: 500)
-        return try await transition(orderID: orderID, event: .cancel, retryOnConflict: false) { _ in
-            (["reason": reason], nil, nil, reason)
+        return try await transition(orderID: orderID, event: .cancel, retryOnConflict: false) { order in
+            if onlyIfPending && order.status != .pendingPayment {
+                throw RPCError(.failedPrecondition, "order \(orderID) is \(order.status), no longer pending payment")
+            }
+            return (["reason": reason], nil, nil, reason)
         }
     }
 
     /// Cancels the order a checkout created, or, when it created none yet, fences the checkout: the
     /// fence takes the checkout id's unique row, so a CreateOrder arriving later is refused (9) and
     /// cannot leave a `pending_payment` order that nothing would sweep.
+    /// - Parameter onlyIfPending: see `cancel(orderID:reason:onlyIfPending:)`.
     /// - Returns: the cancelled order, or nil when the checkout was fenced (now or before).
     /// - Throws: `RPCError` 3 for a bad checkout id or reason.
-    public func cancel(checkoutID: String, reason: String) async throws -> OrderRecord? {
+    public func cancel(checkoutID: String, reason: String, onlyIfPending: Bool = false) async throws -> OrderRecord? {
         try FieldRules.identifier(checkoutID, field: "checkout_id")
         try FieldRules.text(reason, field: "reason", max: 500)
         do {
@@ -165,8 +174,22 @@ public final class OrdersCore: Sendable {
             }
             guard let found else { throw e }
             if found.orderID == OrderRepository.fenceOrderID { return nil }
-            return try await cancel(orderID: found.orderID, reason: reason)
+            return try await cancel(orderID: found.orderID, reason: reason, onlyIfPending: onlyIfPending)
         }
+    }
+
+    /// Orders still `pending_payment` created before `date`, oldest first (the pending-order sweep).
+    /// - Throws: `MySQLError`.
+    public func pendingPayment(createdBefore date: Date, limit: Int) async throws -> [(orderID: Int64, checkoutID: String)] {
+        try await database.primary.withConnection {
+            try await repository.pendingPayment($0, beforeID: OrderID.firstID(at: date), limit: limit)
+        }
+    }
+
+    /// The status of an order on the primary, or nil when it does not exist.
+    /// - Throws: `MySQLError`.
+    public func status(orderID: Int64) async throws -> OrderStatus? {
+        try await database.primary.withConnection { try await repository.load($0, id: orderID) }?.status
     }
 
     typealias TransitionExtras = (detail: [String: String], payment: String?, paid: Int64?, reason: String?)

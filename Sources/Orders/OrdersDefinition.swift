@@ -25,11 +25,13 @@ public enum OrdersDefinition {
     ///   - database: primary (and optional replica) of `oms_orders`.
     ///   - options: the service's own settings.
     ///   - receiver: where outbox refunds and restocks go (the lead wires payments + inventory clients).
+    ///   - checkouts: where the pending-order sweep asks about checkouts (the coordinator's client).
     ///   - logger: logger.
     /// - Returns: the services to serve and the jobs to run.
     /// - Throws: `ConfigurationError` for bad settings, `MySQLError` when partitions cannot be created.
     public static func makeComponents(
-        database: MySQLDatabase, options: OrdersOptions, receiver: any OrdersOutboxReceiver, logger: Logger
+        database: MySQLDatabase, options: OrdersOptions, receiver: any OrdersOutboxReceiver,
+        checkouts: any CheckoutLookup, logger: Logger
     ) async throws -> (services: [any RPCService], jobs: [PeriodicJob]) {
         let maintenance = PartitionMaintenance(
             database: database, monthsAhead: options.partitionMonthsAhead, logger: logger)
@@ -40,6 +42,8 @@ public enum OrdersDefinition {
         let relay = OrdersOutboxRelay(
             database: database, receiver: receiver, lease: options.outboxLease, maxAttempts: options.outboxMaxAttempts,
             logger: logger)
+        let sweeper = PendingOrderSweeper(
+            core: service.core, checkouts: checkouts, grace: options.pendingOrderGrace, logger: logger)
         let jobs = [
             PeriodicJob(
                 name: "orders-partitions", interval: options.partitionInterval, runAtStart: false, logger: logger
@@ -48,6 +52,12 @@ public enum OrdersDefinition {
             },
             PeriodicJob(name: "orders-outbox-relay", interval: options.outboxInterval, logger: logger) {
                 try await relay.runOnce()
+            },
+            PeriodicJob(
+                name: "orders-pending-sweep", interval: options.pendingOrderSweepInterval, runAtStart: false,
+                logger: logger
+            ) {
+                try await sweeper.runOnce()
             },
         ]
         return ([service], jobs)
@@ -73,6 +83,12 @@ public struct OrdersOptions: ParsableArguments, Sendable {
         setting: "outbox-max-attempts", range: 1...100_000,
         help: "Failed deliveries after which an outbox row is parked for an operator.")
     public var outboxMaxAttempts = 100
+    @Option(
+        setting: "pending-order-grace",
+        help: "Age after which a pending_payment order's checkout is looked up; ended or unknown checkouts cancel it.")
+    public var pendingOrderGrace: Duration = .seconds(300)
+    @Option(setting: "pending-order-sweep-interval", help: "Period of the pending-order sweep.")
+    public var pendingOrderSweepInterval: Duration = .seconds(30)
 
     public init() {}
 }

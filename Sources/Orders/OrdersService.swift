@@ -179,7 +179,38 @@ public struct OrdersService: OrdersV1.OrdersService {
         return response
     }
 
+    // MARK: Outbox parking (operators)
+
+    /// The parked outbox rows of this schema.
+    var parking: OutboxParking { OutboxParking(database: core.database, logger: core.logger) }
+
+    /// ListParkedOutbox: the rows the relay gave up on, oldest first (validated: page size at most 500).
+    public func listParkedOutbox(_ request: OrdersV1.ListParkedOutboxRequest, context: ServerContext) async throws
+        -> OrdersV1.ListParkedOutboxResponse
+    {
+        let rows = try await parking.parked(limit: request.pageSize == 0 ? 50 : Int(request.pageSize))
+        return OrdersV1.ListParkedOutboxResponse(entries: rows.map(Self.wire))
+    }
+
+    /// ResumeOutbox: a parked row goes back to delivery.
+    /// - Throws: `RPCError` 5 for an unknown row (3 for a malformed id, from validation).
+    public func resumeOutbox(_ request: OrdersV1.ResumeOutboxRequest, context: ServerContext) async throws
+        -> OrdersV1.ResumeOutboxResponse
+    {
+        guard let row = try await parking.resume(outboxID: Int64(request.outboxID) ?? 0) else {
+            throw RPCError(.notFound, "no outbox row \(request.outboxID)")
+        }
+        return OrdersV1.ResumeOutboxResponse(entry: Self.wire(row))
+    }
+
     // MARK: Mapping
+
+    static func wire(_ e: OutboxEntryRecord) -> OrdersV1.OutboxEntry {
+        OrdersV1.OutboxEntry(
+            outboxID: String(e.id), kind: e.kind, orderID: String(e.orderID), dedupeKey: e.dedupeKey,
+            attempts: UInt32(clamping: e.attempts), lastError: e.lastError ?? "", createdAtUs: e.createdAt.unixMicroseconds,
+            parkedAtUs: e.parkedAt?.unixMicroseconds ?? 0, deliveredAtUs: e.deliveredAt?.unixMicroseconds ?? 0)
+    }
 
     /// The new order a CreateOrder request describes, with the checks that need the wire types
     /// (`OrderValidation.validate(_:)` checks the rest when the core creates it).

@@ -51,6 +51,7 @@ struct OMSCtl: AsyncParsableCommand {
         subcommands: [
             HealthCommand.self, ProductCommand.self, StockCommand.self, CheckoutCommand.self, OrderCommand.self,
             ShipCommand.self, PaymentCommand.self, ReconcileCommand.self, AuditCommand.self, ParkedCommand.self,
+            OutboxCommand.self,
         ])
 }
 

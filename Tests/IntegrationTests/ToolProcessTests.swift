@@ -63,6 +63,42 @@ extension ProcessIntegration {
             }
         }
 
+        @Test func omsctlOutboxListsAndResumesParkedRows() async throws {
+            try await TestSuite.with(services: ["orders"]) { suite in
+                // Two rows the relay gave up on (inventory is not running, so a resumed row fails again, slowly).
+                let ids: [Int64] = try await withDatabase(suite, "orders") { db in
+                    var ids: [Int64] = []
+                    for key in ["tool-a", "tool-b"] {
+                        let r = try await db.execute(
+                            """
+                            INSERT INTO order_outbox (kind, dedupe_key, order_id, payload, attempts, last_error, created_at,
+                                parked_at)
+                            VALUES ('restock', ?, 42, '{}', 100, 'inventory unavailable', NOW(6), NOW(6))
+                            """, [.string(key)])
+                        ids.append(Int64(r.lastInsertId))
+                    }
+                    return ids
+                }
+                let list = try await Self.run("omsctl", ["outbox", "--json"], suite)
+                #expect(list.status == 0, "\(list.transcript)")
+                let entries = list.json as? [[String: Any]] ?? []
+                #expect(entries.compactMap { $0["outbox_id"] as? String } == ids.map(String.init), "\(list.stdout)")
+                #expect(entries.allSatisfy { $0["last_error"] as? String == "inventory unavailable" }, "\(list.stdout)")
+                let table = try await Self.run("omsctl", ["outbox", "list"], suite)
+                #expect(table.status == 0 && table.stdout.contains("OUTBOX") && table.stdout.contains("restock"))
+
+                let resume = try await Self.run("omsctl", ["outbox", "resume", String(ids[0]), "--json"], suite)
+                #expect(resume.status == 0, "\(resume.transcript)")
+                #expect(Self.object(resume.json)["outbox_id"] as? String == String(ids[0]), "\(resume.stdout)")
+                let after = try await Self.run("omsctl", ["outbox", "--json"], suite)
+                #expect((after.json as? [[String: Any]])?.compactMap { $0["outbox_id"] as? String } == [String(ids[1])])
+                let unknown = try await Self.run("omsctl", ["outbox", "resume", "999999"], suite)
+                #expect(unknown.status == 4, "\(unknown.transcript)")
+                let malformed = try await Self.run("omsctl", ["outbox", "resume", "not-an-id"], suite)
+                #expect(malformed.status == 5, "\(malformed.transcript)")
+            }
+        }
+
         @Test func omsctlHealthNamesEveryServiceAndFailsWhenOneIsDown() async throws {
             try await TestSuite.with { suite in
                 let table = try await Self.run("omsctl", ["health"], suite)

@@ -28,9 +28,13 @@ extension OrdersV1 {
                 service: "oms.orders.v1.Orders", method: "RequestReturn", idempotent: true)
             public static let recordShipment = MethodDescriptor(
                 service: "oms.orders.v1.Orders", method: "RecordShipment", idempotent: true)
+            public static let listParkedOutbox = MethodDescriptor(
+                service: "oms.orders.v1.Orders", method: "ListParkedOutbox", idempotent: true)
+            public static let resumeOutbox = MethodDescriptor(
+                service: "oms.orders.v1.Orders", method: "ResumeOutbox", idempotent: true)
 
             /// Every method of the service, in declaration order.
-            public static let all: [MethodDescriptor] = [createOrder, confirmOrder, cancelOrder, getOrder, listOrders, searchOrders, requestReturn, recordShipment]
+            public static let all: [MethodDescriptor] = [createOrder, confirmOrder, cancelOrder, getOrder, listOrders, searchOrders, requestReturn, recordShipment, listParkedOutbox, resumeOutbox]
         }
     }
 
@@ -48,6 +52,10 @@ extension OrdersV1 {
         func requestReturn(_ request: OrdersV1.RequestReturnRequest, context: ServerContext) async throws -> OrdersV1.RequestReturnResponse
         /// Called by shipments; idempotent on (shipment_id, kind).
         func recordShipment(_ request: OrdersV1.RecordShipmentRequest, context: ServerContext) async throws -> OrdersV1.RecordShipmentResponse
+        /// Operators: the outbox rows the relay gave up on.
+        func listParkedOutbox(_ request: OrdersV1.ListParkedOutboxRequest, context: ServerContext) async throws -> OrdersV1.ListParkedOutboxResponse
+        /// Operators: resume a parked outbox row (a row that is not parked is answered as it is).
+        func resumeOutbox(_ request: OrdersV1.ResumeOutboxRequest, context: ServerContext) async throws -> OrdersV1.ResumeOutboxResponse
     }
 
     /// Typed client for `oms.orders.v1.Orders` over any `RPCClientTransport`.
@@ -116,6 +124,22 @@ extension OrdersV1 {
         ) async throws -> OrdersV1.RecordShipmentResponse {
             try await transport.unary(OrdersV1.Orders.Method.recordShipment, request, as: OrdersV1.RecordShipmentResponse.self, options: options)
         }
+
+        /// Operators: the outbox rows the relay gave up on.
+        /// - Throws: `RPCError` with the server's status code, or a transport error.
+        public func listParkedOutbox(
+            _ request: OrdersV1.ListParkedOutboxRequest, options: CallOptions = CallOptions()
+        ) async throws -> OrdersV1.ListParkedOutboxResponse {
+            try await transport.unary(OrdersV1.Orders.Method.listParkedOutbox, request, as: OrdersV1.ListParkedOutboxResponse.self, options: options)
+        }
+
+        /// Operators: resume a parked outbox row (a row that is not parked is answered as it is).
+        /// - Throws: `RPCError` with the server's status code, or a transport error.
+        public func resumeOutbox(
+            _ request: OrdersV1.ResumeOutboxRequest, options: CallOptions = CallOptions()
+        ) async throws -> OrdersV1.ResumeOutboxResponse {
+            try await transport.unary(OrdersV1.Orders.Method.resumeOutbox, request, as: OrdersV1.ResumeOutboxResponse.self, options: options)
+        }
     }
 }
 
@@ -145,6 +169,12 @@ extension OrdersV1.OrdersService {
         }
         router.register(OrdersV1.Orders.Method.recordShipment) { (request: OrdersV1.RecordShipmentRequest, context: ServerContext) in
             try await self.recordShipment(request, context: context)
+        }
+        router.register(OrdersV1.Orders.Method.listParkedOutbox) { (request: OrdersV1.ListParkedOutboxRequest, context: ServerContext) in
+            try await self.listParkedOutbox(request, context: context)
+        }
+        router.register(OrdersV1.Orders.Method.resumeOutbox) { (request: OrdersV1.ResumeOutboxRequest, context: ServerContext) in
+            try await self.resumeOutbox(request, context: context)
         }
     }
 }

@@ -709,6 +709,110 @@ extension OrdersV1 {
     }
 }
 
+extension OrdersV1 {
+    /// A row of the orders outbox (a refund for payments or a restock for inventory).
+    public struct OutboxEntry: Sendable, Hashable {
+        public var outboxID: String = ""
+        /// "refund" or "restock".
+        public var kind: String = ""
+        public var orderID: String = ""
+        /// What makes a repeated delivery the same request to the receiver (the return's key).
+        public var dedupeKey: String = ""
+        /// Failed deliveries since the row was created or last resumed.
+        public var attempts: UInt32 = 0
+        /// The last delivery failure.
+        public var lastError: String = ""
+        public var createdAtUs: Int64 = 0
+        /// Set when the relay gave up after `outbox-max-attempts` deliveries; zero when not parked.
+        public var parkedAtUs: Int64 = 0
+        /// Set once delivered; zero before.
+        public var deliveredAtUs: Int64 = 0
+
+        public init() {}
+
+        public init(
+            outboxID: String = "",
+            kind: String = "",
+            orderID: String = "",
+            dedupeKey: String = "",
+            attempts: UInt32 = 0,
+            lastError: String = "",
+            createdAtUs: Int64 = 0,
+            parkedAtUs: Int64 = 0,
+            deliveredAtUs: Int64 = 0
+        ) {
+            self.outboxID = outboxID
+            self.kind = kind
+            self.orderID = orderID
+            self.dedupeKey = dedupeKey
+            self.attempts = attempts
+            self.lastError = lastError
+            self.createdAtUs = createdAtUs
+            self.parkedAtUs = parkedAtUs
+            self.deliveredAtUs = deliveredAtUs
+        }
+    }
+}
+
+extension OrdersV1 {
+    /// Parked outbox rows, oldest first.
+    public struct ListParkedOutboxRequest: Sendable, Hashable {
+        /// At most this many (default 50, at most 500).
+        public var pageSize: UInt32 = 0
+
+        public init() {}
+
+        public init(
+            pageSize: UInt32 = 0
+        ) {
+            self.pageSize = pageSize
+        }
+    }
+}
+
+extension OrdersV1 {
+    public struct ListParkedOutboxResponse: Sendable, Hashable {
+        public var entries: [OrdersV1.OutboxEntry] = []
+
+        public init() {}
+
+        public init(
+            entries: [OrdersV1.OutboxEntry] = []
+        ) {
+            self.entries = entries
+        }
+    }
+}
+
+extension OrdersV1 {
+    /// Takes a parked outbox row back into delivery with a fresh attempt budget.
+    public struct ResumeOutboxRequest: Sendable, Hashable {
+        public var outboxID: String = ""
+
+        public init() {}
+
+        public init(
+            outboxID: String = ""
+        ) {
+            self.outboxID = outboxID
+        }
+    }
+}
+
+extension OrdersV1 {
+    public struct ResumeOutboxResponse: Sendable, Hashable {
+        public var entry: OrdersV1.OutboxEntry? = nil
+
+        public init() {}
+
+        public init(
+            entry: OrdersV1.OutboxEntry? = nil
+        ) {
+            self.entry = entry
+        }
+    }
+}
+
 extension OrdersV1.Order: ProtoMessage, CProtoConvertible {
     typealias CMessage = Oms__Orders__V1__Order
 
@@ -1445,5 +1549,144 @@ extension OrdersV1.RecordShipmentResponse: ProtoMessage, CProtoConvertible {
     init(_fromC c: UnsafePointer<Oms__Orders__V1__RecordShipmentResponse>) throws {
         self.init()
         if let p = c.pointee.order { self.order = try OrdersV1.Order(_fromC: p) }
+    }
+}
+
+extension OrdersV1.OutboxEntry: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Orders__V1__OutboxEntry
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Orders__V1__OutboxEntry>) { oms__orders__v1__outbox_entry__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.orders.v1.OutboxEntry`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Orders__V1__OutboxEntry>, _ arena: ProtoArena) {
+        if !self.outboxID.isEmpty { c.pointee.outbox_id = arena.cString(self.outboxID) }
+        if !self.kind.isEmpty { c.pointee.kind = arena.cString(self.kind) }
+        if !self.orderID.isEmpty { c.pointee.order_id = arena.cString(self.orderID) }
+        if !self.dedupeKey.isEmpty { c.pointee.dedupe_key = arena.cString(self.dedupeKey) }
+        c.pointee.attempts = self.attempts
+        if !self.lastError.isEmpty { c.pointee.last_error = arena.cString(self.lastError) }
+        c.pointee.created_at_us = self.createdAtUs
+        c.pointee.parked_at_us = self.parkedAtUs
+        c.pointee.delivered_at_us = self.deliveredAtUs
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Orders__V1__OutboxEntry>) throws {
+        self.init()
+        self.outboxID = ProtoRuntime.string(c.pointee.outbox_id)
+        self.kind = ProtoRuntime.string(c.pointee.kind)
+        self.orderID = ProtoRuntime.string(c.pointee.order_id)
+        self.dedupeKey = ProtoRuntime.string(c.pointee.dedupe_key)
+        self.attempts = c.pointee.attempts
+        self.lastError = ProtoRuntime.string(c.pointee.last_error)
+        self.createdAtUs = c.pointee.created_at_us
+        self.parkedAtUs = c.pointee.parked_at_us
+        self.deliveredAtUs = c.pointee.delivered_at_us
+    }
+}
+
+extension OrdersV1.ListParkedOutboxRequest: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Orders__V1__ListParkedOutboxRequest
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Orders__V1__ListParkedOutboxRequest>) { oms__orders__v1__list_parked_outbox_request__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.orders.v1.ListParkedOutboxRequest`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Orders__V1__ListParkedOutboxRequest>, _ arena: ProtoArena) {
+        c.pointee.page_size = self.pageSize
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Orders__V1__ListParkedOutboxRequest>) throws {
+        self.init()
+        self.pageSize = c.pointee.page_size
+    }
+}
+
+extension OrdersV1.ListParkedOutboxResponse: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Orders__V1__ListParkedOutboxResponse
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Orders__V1__ListParkedOutboxResponse>) { oms__orders__v1__list_parked_outbox_response__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.orders.v1.ListParkedOutboxResponse`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Orders__V1__ListParkedOutboxResponse>, _ arena: ProtoArena) {
+        if !self.entries.isEmpty {
+            c.pointee.n_entries = self.entries.count
+            c.pointee.entries = arena.array(self.entries) { arena.message($0) }
+        }
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Orders__V1__ListParkedOutboxResponse>) throws {
+        self.init()
+        self.entries = try ProtoRuntime.messages(c.pointee.entries, c.pointee.n_entries)
+    }
+}
+
+extension OrdersV1.ResumeOutboxRequest: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Orders__V1__ResumeOutboxRequest
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Orders__V1__ResumeOutboxRequest>) { oms__orders__v1__resume_outbox_request__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.orders.v1.ResumeOutboxRequest`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Orders__V1__ResumeOutboxRequest>, _ arena: ProtoArena) {
+        if !self.outboxID.isEmpty { c.pointee.outbox_id = arena.cString(self.outboxID) }
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Orders__V1__ResumeOutboxRequest>) throws {
+        self.init()
+        self.outboxID = ProtoRuntime.string(c.pointee.outbox_id)
+    }
+}
+
+extension OrdersV1.ResumeOutboxResponse: ProtoMessage, CProtoConvertible {
+    typealias CMessage = Oms__Orders__V1__ResumeOutboxResponse
+
+    static func cInit(_ c: UnsafeMutablePointer<Oms__Orders__V1__ResumeOutboxResponse>) { oms__orders__v1__resume_outbox_response__init(c) }
+
+    /// The protobuf encoding of the message (packed by libprotobuf-c).
+    public func serializedBytes() -> [UInt8] { ProtoRuntime.serialize(self) }
+
+    /// Decodes protobuf bytes (unpacked by libprotobuf-c).
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding of `oms.orders.v1.ResumeOutboxResponse`.
+    public init(serializedBytes bytes: some Collection<UInt8>) throws {
+        self = try ProtoRuntime.deserialize(bytes)
+    }
+
+    func toC(_ c: UnsafeMutablePointer<Oms__Orders__V1__ResumeOutboxResponse>, _ arena: ProtoArena) {
+        if let value = self.entry { c.pointee.entry = arena.message(value) }
+    }
+
+    init(_fromC c: UnsafePointer<Oms__Orders__V1__ResumeOutboxResponse>) throws {
+        self.init()
+        if let p = c.pointee.entry { self.entry = try OrdersV1.OutboxEntry(_fromC: p) }
     }
 }

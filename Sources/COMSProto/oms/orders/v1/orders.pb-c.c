@@ -964,6 +964,231 @@ void   oms__orders__v1__record_shipment_response__free_unpacked
   assert(message->base.descriptor == &oms__orders__v1__record_shipment_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   oms__orders__v1__outbox_entry__init
+                     (Oms__Orders__V1__OutboxEntry         *message)
+{
+  static const Oms__Orders__V1__OutboxEntry init_value = OMS__ORDERS__V1__OUTBOX_ENTRY__INIT;
+  *message = init_value;
+}
+size_t oms__orders__v1__outbox_entry__get_packed_size
+                     (const Oms__Orders__V1__OutboxEntry *message)
+{
+  assert(message->base.descriptor == &oms__orders__v1__outbox_entry__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__orders__v1__outbox_entry__pack
+                     (const Oms__Orders__V1__OutboxEntry *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__orders__v1__outbox_entry__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__orders__v1__outbox_entry__pack_to_buffer
+                     (const Oms__Orders__V1__OutboxEntry *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__orders__v1__outbox_entry__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Orders__V1__OutboxEntry *
+       oms__orders__v1__outbox_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Orders__V1__OutboxEntry *)
+     protobuf_c_message_unpack (&oms__orders__v1__outbox_entry__descriptor,
+                                allocator, len, data);
+}
+void   oms__orders__v1__outbox_entry__free_unpacked
+                     (Oms__Orders__V1__OutboxEntry *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__orders__v1__outbox_entry__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   oms__orders__v1__list_parked_outbox_request__init
+                     (Oms__Orders__V1__ListParkedOutboxRequest         *message)
+{
+  static const Oms__Orders__V1__ListParkedOutboxRequest init_value = OMS__ORDERS__V1__LIST_PARKED_OUTBOX_REQUEST__INIT;
+  *message = init_value;
+}
+size_t oms__orders__v1__list_parked_outbox_request__get_packed_size
+                     (const Oms__Orders__V1__ListParkedOutboxRequest *message)
+{
+  assert(message->base.descriptor == &oms__orders__v1__list_parked_outbox_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__orders__v1__list_parked_outbox_request__pack
+                     (const Oms__Orders__V1__ListParkedOutboxRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__orders__v1__list_parked_outbox_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__orders__v1__list_parked_outbox_request__pack_to_buffer
+                     (const Oms__Orders__V1__ListParkedOutboxRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__orders__v1__list_parked_outbox_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Orders__V1__ListParkedOutboxRequest *
+       oms__orders__v1__list_parked_outbox_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Orders__V1__ListParkedOutboxRequest *)
+     protobuf_c_message_unpack (&oms__orders__v1__list_parked_outbox_request__descriptor,
+                                allocator, len, data);
+}
+void   oms__orders__v1__list_parked_outbox_request__free_unpacked
+                     (Oms__Orders__V1__ListParkedOutboxRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__orders__v1__list_parked_outbox_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   oms__orders__v1__list_parked_outbox_response__init
+                     (Oms__Orders__V1__ListParkedOutboxResponse         *message)
+{
+  static const Oms__Orders__V1__ListParkedOutboxResponse init_value = OMS__ORDERS__V1__LIST_PARKED_OUTBOX_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t oms__orders__v1__list_parked_outbox_response__get_packed_size
+                     (const Oms__Orders__V1__ListParkedOutboxResponse *message)
+{
+  assert(message->base.descriptor == &oms__orders__v1__list_parked_outbox_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__orders__v1__list_parked_outbox_response__pack
+                     (const Oms__Orders__V1__ListParkedOutboxResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__orders__v1__list_parked_outbox_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__orders__v1__list_parked_outbox_response__pack_to_buffer
+                     (const Oms__Orders__V1__ListParkedOutboxResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__orders__v1__list_parked_outbox_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Orders__V1__ListParkedOutboxResponse *
+       oms__orders__v1__list_parked_outbox_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Orders__V1__ListParkedOutboxResponse *)
+     protobuf_c_message_unpack (&oms__orders__v1__list_parked_outbox_response__descriptor,
+                                allocator, len, data);
+}
+void   oms__orders__v1__list_parked_outbox_response__free_unpacked
+                     (Oms__Orders__V1__ListParkedOutboxResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__orders__v1__list_parked_outbox_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   oms__orders__v1__resume_outbox_request__init
+                     (Oms__Orders__V1__ResumeOutboxRequest         *message)
+{
+  static const Oms__Orders__V1__ResumeOutboxRequest init_value = OMS__ORDERS__V1__RESUME_OUTBOX_REQUEST__INIT;
+  *message = init_value;
+}
+size_t oms__orders__v1__resume_outbox_request__get_packed_size
+                     (const Oms__Orders__V1__ResumeOutboxRequest *message)
+{
+  assert(message->base.descriptor == &oms__orders__v1__resume_outbox_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__orders__v1__resume_outbox_request__pack
+                     (const Oms__Orders__V1__ResumeOutboxRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__orders__v1__resume_outbox_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__orders__v1__resume_outbox_request__pack_to_buffer
+                     (const Oms__Orders__V1__ResumeOutboxRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__orders__v1__resume_outbox_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Orders__V1__ResumeOutboxRequest *
+       oms__orders__v1__resume_outbox_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Orders__V1__ResumeOutboxRequest *)
+     protobuf_c_message_unpack (&oms__orders__v1__resume_outbox_request__descriptor,
+                                allocator, len, data);
+}
+void   oms__orders__v1__resume_outbox_request__free_unpacked
+                     (Oms__Orders__V1__ResumeOutboxRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__orders__v1__resume_outbox_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   oms__orders__v1__resume_outbox_response__init
+                     (Oms__Orders__V1__ResumeOutboxResponse         *message)
+{
+  static const Oms__Orders__V1__ResumeOutboxResponse init_value = OMS__ORDERS__V1__RESUME_OUTBOX_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t oms__orders__v1__resume_outbox_response__get_packed_size
+                     (const Oms__Orders__V1__ResumeOutboxResponse *message)
+{
+  assert(message->base.descriptor == &oms__orders__v1__resume_outbox_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t oms__orders__v1__resume_outbox_response__pack
+                     (const Oms__Orders__V1__ResumeOutboxResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &oms__orders__v1__resume_outbox_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t oms__orders__v1__resume_outbox_response__pack_to_buffer
+                     (const Oms__Orders__V1__ResumeOutboxResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &oms__orders__v1__resume_outbox_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Oms__Orders__V1__ResumeOutboxResponse *
+       oms__orders__v1__resume_outbox_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Oms__Orders__V1__ResumeOutboxResponse *)
+     protobuf_c_message_unpack (&oms__orders__v1__resume_outbox_response__descriptor,
+                                allocator, len, data);
+}
+void   oms__orders__v1__resume_outbox_response__free_unpacked
+                     (Oms__Orders__V1__ResumeOutboxResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &oms__orders__v1__resume_outbox_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor oms__orders__v1__order__line__field_descriptors[9] =
 {
   {
@@ -2878,6 +3103,300 @@ const ProtobufCMessageDescriptor oms__orders__v1__record_shipment_response__desc
   (ProtobufCMessageInit) oms__orders__v1__record_shipment_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor oms__orders__v1__outbox_entry__field_descriptors[9] =
+{
+  {
+    "outbox_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__OutboxEntry, outbox_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__OutboxEntry, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "order_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__OutboxEntry, order_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dedupe_key",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__OutboxEntry, dedupe_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempts",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__OutboxEntry, attempts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_error",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__OutboxEntry, last_error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at_us",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__OutboxEntry, created_at_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parked_at_us",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__OutboxEntry, parked_at_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "delivered_at_us",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__OutboxEntry, delivered_at_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__orders__v1__outbox_entry__field_indices_by_name[] = {
+  4,   /* field[4] = attempts */
+  6,   /* field[6] = created_at_us */
+  3,   /* field[3] = dedupe_key */
+  8,   /* field[8] = delivered_at_us */
+  1,   /* field[1] = kind */
+  5,   /* field[5] = last_error */
+  2,   /* field[2] = order_id */
+  0,   /* field[0] = outbox_id */
+  7,   /* field[7] = parked_at_us */
+};
+static const ProtobufCIntRange oms__orders__v1__outbox_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor oms__orders__v1__outbox_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.orders.v1.OutboxEntry",
+  "OutboxEntry",
+  "Oms__Orders__V1__OutboxEntry",
+  "oms.orders.v1",
+  sizeof(Oms__Orders__V1__OutboxEntry),
+  9,
+  oms__orders__v1__outbox_entry__field_descriptors,
+  oms__orders__v1__outbox_entry__field_indices_by_name,
+  1,  oms__orders__v1__outbox_entry__number_ranges,
+  (ProtobufCMessageInit) oms__orders__v1__outbox_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor oms__orders__v1__list_parked_outbox_request__field_descriptors[1] =
+{
+  {
+    "page_size",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__ListParkedOutboxRequest, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__orders__v1__list_parked_outbox_request__field_indices_by_name[] = {
+  0,   /* field[0] = page_size */
+};
+static const ProtobufCIntRange oms__orders__v1__list_parked_outbox_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor oms__orders__v1__list_parked_outbox_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.orders.v1.ListParkedOutboxRequest",
+  "ListParkedOutboxRequest",
+  "Oms__Orders__V1__ListParkedOutboxRequest",
+  "oms.orders.v1",
+  sizeof(Oms__Orders__V1__ListParkedOutboxRequest),
+  1,
+  oms__orders__v1__list_parked_outbox_request__field_descriptors,
+  oms__orders__v1__list_parked_outbox_request__field_indices_by_name,
+  1,  oms__orders__v1__list_parked_outbox_request__number_ranges,
+  (ProtobufCMessageInit) oms__orders__v1__list_parked_outbox_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor oms__orders__v1__list_parked_outbox_response__field_descriptors[1] =
+{
+  {
+    "entries",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Oms__Orders__V1__ListParkedOutboxResponse, n_entries),
+    offsetof(Oms__Orders__V1__ListParkedOutboxResponse, entries),
+    &oms__orders__v1__outbox_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__orders__v1__list_parked_outbox_response__field_indices_by_name[] = {
+  0,   /* field[0] = entries */
+};
+static const ProtobufCIntRange oms__orders__v1__list_parked_outbox_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor oms__orders__v1__list_parked_outbox_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.orders.v1.ListParkedOutboxResponse",
+  "ListParkedOutboxResponse",
+  "Oms__Orders__V1__ListParkedOutboxResponse",
+  "oms.orders.v1",
+  sizeof(Oms__Orders__V1__ListParkedOutboxResponse),
+  1,
+  oms__orders__v1__list_parked_outbox_response__field_descriptors,
+  oms__orders__v1__list_parked_outbox_response__field_indices_by_name,
+  1,  oms__orders__v1__list_parked_outbox_response__number_ranges,
+  (ProtobufCMessageInit) oms__orders__v1__list_parked_outbox_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor oms__orders__v1__resume_outbox_request__field_descriptors[1] =
+{
+  {
+    "outbox_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__ResumeOutboxRequest, outbox_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__orders__v1__resume_outbox_request__field_indices_by_name[] = {
+  0,   /* field[0] = outbox_id */
+};
+static const ProtobufCIntRange oms__orders__v1__resume_outbox_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor oms__orders__v1__resume_outbox_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.orders.v1.ResumeOutboxRequest",
+  "ResumeOutboxRequest",
+  "Oms__Orders__V1__ResumeOutboxRequest",
+  "oms.orders.v1",
+  sizeof(Oms__Orders__V1__ResumeOutboxRequest),
+  1,
+  oms__orders__v1__resume_outbox_request__field_descriptors,
+  oms__orders__v1__resume_outbox_request__field_indices_by_name,
+  1,  oms__orders__v1__resume_outbox_request__number_ranges,
+  (ProtobufCMessageInit) oms__orders__v1__resume_outbox_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor oms__orders__v1__resume_outbox_response__field_descriptors[1] =
+{
+  {
+    "entry",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Oms__Orders__V1__ResumeOutboxResponse, entry),
+    &oms__orders__v1__outbox_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned oms__orders__v1__resume_outbox_response__field_indices_by_name[] = {
+  0,   /* field[0] = entry */
+};
+static const ProtobufCIntRange oms__orders__v1__resume_outbox_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor oms__orders__v1__resume_outbox_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "oms.orders.v1.ResumeOutboxResponse",
+  "ResumeOutboxResponse",
+  "Oms__Orders__V1__ResumeOutboxResponse",
+  "oms.orders.v1",
+  sizeof(Oms__Orders__V1__ResumeOutboxResponse),
+  1,
+  oms__orders__v1__resume_outbox_response__field_descriptors,
+  oms__orders__v1__resume_outbox_response__field_indices_by_name,
+  1,  oms__orders__v1__resume_outbox_response__number_ranges,
+  (ProtobufCMessageInit) oms__orders__v1__resume_outbox_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue oms__orders__v1__order_status__enum_values_by_number[9] =
 {
   { "ORDER_STATUS_UNSPECIFIED", "OMS__ORDERS__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED", 0 },
@@ -2980,7 +3499,7 @@ const ProtobufCEnumDescriptor oms__orders__v1__shipment_event_kind__descriptor =
   oms__orders__v1__shipment_event_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor oms__orders__v1__orders__method_descriptors[8] =
+static const ProtobufCMethodDescriptor oms__orders__v1__orders__method_descriptors[10] =
 {
   { "CreateOrder", &oms__orders__v1__create_order_request__descriptor, &oms__orders__v1__create_order_response__descriptor },
   { "ConfirmOrder", &oms__orders__v1__confirm_order_request__descriptor, &oms__orders__v1__confirm_order_response__descriptor },
@@ -2990,6 +3509,8 @@ static const ProtobufCMethodDescriptor oms__orders__v1__orders__method_descripto
   { "SearchOrders", &oms__orders__v1__search_orders_request__descriptor, &oms__orders__v1__search_orders_response__descriptor },
   { "RequestReturn", &oms__orders__v1__request_return_request__descriptor, &oms__orders__v1__request_return_response__descriptor },
   { "RecordShipment", &oms__orders__v1__record_shipment_request__descriptor, &oms__orders__v1__record_shipment_response__descriptor },
+  { "ListParkedOutbox", &oms__orders__v1__list_parked_outbox_request__descriptor, &oms__orders__v1__list_parked_outbox_response__descriptor },
+  { "ResumeOutbox", &oms__orders__v1__resume_outbox_request__descriptor, &oms__orders__v1__resume_outbox_response__descriptor },
 };
 const unsigned oms__orders__v1__orders__method_indices_by_name[] = {
   2,        /* CancelOrder */
@@ -2997,8 +3518,10 @@ const unsigned oms__orders__v1__orders__method_indices_by_name[] = {
   0,        /* CreateOrder */
   3,        /* GetOrder */
   4,        /* ListOrders */
+  8,        /* ListParkedOutbox */
   7,        /* RecordShipment */
   6,        /* RequestReturn */
+  9,        /* ResumeOutbox */
   5         /* SearchOrders */
 };
 const ProtobufCServiceDescriptor oms__orders__v1__orders__descriptor =
@@ -3008,7 +3531,7 @@ const ProtobufCServiceDescriptor oms__orders__v1__orders__descriptor =
   "Orders",
   "Oms__Orders__V1__Orders",
   "oms.orders.v1",
-  8,
+  10,
   oms__orders__v1__orders__method_descriptors,
   oms__orders__v1__orders__method_indices_by_name
 };
@@ -3075,6 +3598,22 @@ void oms__orders__v1__orders__record_shipment(ProtobufCService *service,
 {
   assert(service->descriptor == &oms__orders__v1__orders__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void oms__orders__v1__orders__list_parked_outbox(ProtobufCService *service,
+                                                 const Oms__Orders__V1__ListParkedOutboxRequest *input,
+                                                 Oms__Orders__V1__ListParkedOutboxResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &oms__orders__v1__orders__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void oms__orders__v1__orders__resume_outbox(ProtobufCService *service,
+                                            const Oms__Orders__V1__ResumeOutboxRequest *input,
+                                            Oms__Orders__V1__ResumeOutboxResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &oms__orders__v1__orders__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void oms__orders__v1__orders__init (Oms__Orders__V1__Orders_Service *service,
                                     Oms__Orders__V1__Orders_ServiceDestroy destroy)

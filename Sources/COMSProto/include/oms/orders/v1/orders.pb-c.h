@@ -39,6 +39,11 @@ typedef struct Oms__Orders__V1__RequestReturnResponse Oms__Orders__V1__RequestRe
 typedef struct Oms__Orders__V1__ShippedLine Oms__Orders__V1__ShippedLine;
 typedef struct Oms__Orders__V1__RecordShipmentRequest Oms__Orders__V1__RecordShipmentRequest;
 typedef struct Oms__Orders__V1__RecordShipmentResponse Oms__Orders__V1__RecordShipmentResponse;
+typedef struct Oms__Orders__V1__OutboxEntry Oms__Orders__V1__OutboxEntry;
+typedef struct Oms__Orders__V1__ListParkedOutboxRequest Oms__Orders__V1__ListParkedOutboxRequest;
+typedef struct Oms__Orders__V1__ListParkedOutboxResponse Oms__Orders__V1__ListParkedOutboxResponse;
+typedef struct Oms__Orders__V1__ResumeOutboxRequest Oms__Orders__V1__ResumeOutboxRequest;
+typedef struct Oms__Orders__V1__ResumeOutboxResponse Oms__Orders__V1__ResumeOutboxResponse;
 
 
 /* --- enums --- */
@@ -480,6 +485,95 @@ struct  Oms__Orders__V1__RecordShipmentResponse
     , NULL }
 
 
+/*
+ * A row of the orders outbox (a refund for payments or a restock for inventory).
+ */
+struct  Oms__Orders__V1__OutboxEntry
+{
+  ProtobufCMessage base;
+  char *outbox_id;
+  /*
+   * "refund" or "restock".
+   */
+  char *kind;
+  char *order_id;
+  /*
+   * What makes a repeated delivery the same request to the receiver (the return's key).
+   */
+  char *dedupe_key;
+  /*
+   * Failed deliveries since the row was created or last resumed.
+   */
+  uint32_t attempts;
+  /*
+   * The last delivery failure.
+   */
+  char *last_error;
+  int64_t created_at_us;
+  /*
+   * Set when the relay gave up after `outbox-max-attempts` deliveries; zero when not parked.
+   */
+  int64_t parked_at_us;
+  /*
+   * Set once delivered; zero before.
+   */
+  int64_t delivered_at_us;
+};
+#define OMS__ORDERS__V1__OUTBOX_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__orders__v1__outbox_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+/*
+ * Parked outbox rows, oldest first.
+ */
+struct  Oms__Orders__V1__ListParkedOutboxRequest
+{
+  ProtobufCMessage base;
+  /*
+   * At most this many (default 50, at most 500).
+   */
+  uint32_t page_size;
+};
+#define OMS__ORDERS__V1__LIST_PARKED_OUTBOX_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__orders__v1__list_parked_outbox_request__descriptor) \
+    , 0 }
+
+
+struct  Oms__Orders__V1__ListParkedOutboxResponse
+{
+  ProtobufCMessage base;
+  size_t n_entries;
+  Oms__Orders__V1__OutboxEntry **entries;
+};
+#define OMS__ORDERS__V1__LIST_PARKED_OUTBOX_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__orders__v1__list_parked_outbox_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * Takes a parked outbox row back into delivery with a fresh attempt budget.
+ */
+struct  Oms__Orders__V1__ResumeOutboxRequest
+{
+  ProtobufCMessage base;
+  char *outbox_id;
+};
+#define OMS__ORDERS__V1__RESUME_OUTBOX_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__orders__v1__resume_outbox_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Oms__Orders__V1__ResumeOutboxResponse
+{
+  ProtobufCMessage base;
+  Oms__Orders__V1__OutboxEntry *entry;
+};
+#define OMS__ORDERS__V1__RESUME_OUTBOX_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&oms__orders__v1__resume_outbox_response__descriptor) \
+    , NULL }
+
+
 /* Oms__Orders__V1__Order__Line methods */
 void   oms__orders__v1__order__line__init
                      (Oms__Orders__V1__Order__Line         *message);
@@ -885,6 +979,101 @@ Oms__Orders__V1__RecordShipmentResponse *
 void   oms__orders__v1__record_shipment_response__free_unpacked
                      (Oms__Orders__V1__RecordShipmentResponse *message,
                       ProtobufCAllocator *allocator);
+/* Oms__Orders__V1__OutboxEntry methods */
+void   oms__orders__v1__outbox_entry__init
+                     (Oms__Orders__V1__OutboxEntry         *message);
+size_t oms__orders__v1__outbox_entry__get_packed_size
+                     (const Oms__Orders__V1__OutboxEntry   *message);
+size_t oms__orders__v1__outbox_entry__pack
+                     (const Oms__Orders__V1__OutboxEntry   *message,
+                      uint8_t             *out);
+size_t oms__orders__v1__outbox_entry__pack_to_buffer
+                     (const Oms__Orders__V1__OutboxEntry   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Orders__V1__OutboxEntry *
+       oms__orders__v1__outbox_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__orders__v1__outbox_entry__free_unpacked
+                     (Oms__Orders__V1__OutboxEntry *message,
+                      ProtobufCAllocator *allocator);
+/* Oms__Orders__V1__ListParkedOutboxRequest methods */
+void   oms__orders__v1__list_parked_outbox_request__init
+                     (Oms__Orders__V1__ListParkedOutboxRequest         *message);
+size_t oms__orders__v1__list_parked_outbox_request__get_packed_size
+                     (const Oms__Orders__V1__ListParkedOutboxRequest   *message);
+size_t oms__orders__v1__list_parked_outbox_request__pack
+                     (const Oms__Orders__V1__ListParkedOutboxRequest   *message,
+                      uint8_t             *out);
+size_t oms__orders__v1__list_parked_outbox_request__pack_to_buffer
+                     (const Oms__Orders__V1__ListParkedOutboxRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Orders__V1__ListParkedOutboxRequest *
+       oms__orders__v1__list_parked_outbox_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__orders__v1__list_parked_outbox_request__free_unpacked
+                     (Oms__Orders__V1__ListParkedOutboxRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Oms__Orders__V1__ListParkedOutboxResponse methods */
+void   oms__orders__v1__list_parked_outbox_response__init
+                     (Oms__Orders__V1__ListParkedOutboxResponse         *message);
+size_t oms__orders__v1__list_parked_outbox_response__get_packed_size
+                     (const Oms__Orders__V1__ListParkedOutboxResponse   *message);
+size_t oms__orders__v1__list_parked_outbox_response__pack
+                     (const Oms__Orders__V1__ListParkedOutboxResponse   *message,
+                      uint8_t             *out);
+size_t oms__orders__v1__list_parked_outbox_response__pack_to_buffer
+                     (const Oms__Orders__V1__ListParkedOutboxResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Orders__V1__ListParkedOutboxResponse *
+       oms__orders__v1__list_parked_outbox_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__orders__v1__list_parked_outbox_response__free_unpacked
+                     (Oms__Orders__V1__ListParkedOutboxResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Oms__Orders__V1__ResumeOutboxRequest methods */
+void   oms__orders__v1__resume_outbox_request__init
+                     (Oms__Orders__V1__ResumeOutboxRequest         *message);
+size_t oms__orders__v1__resume_outbox_request__get_packed_size
+                     (const Oms__Orders__V1__ResumeOutboxRequest   *message);
+size_t oms__orders__v1__resume_outbox_request__pack
+                     (const Oms__Orders__V1__ResumeOutboxRequest   *message,
+                      uint8_t             *out);
+size_t oms__orders__v1__resume_outbox_request__pack_to_buffer
+                     (const Oms__Orders__V1__ResumeOutboxRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Orders__V1__ResumeOutboxRequest *
+       oms__orders__v1__resume_outbox_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__orders__v1__resume_outbox_request__free_unpacked
+                     (Oms__Orders__V1__ResumeOutboxRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Oms__Orders__V1__ResumeOutboxResponse methods */
+void   oms__orders__v1__resume_outbox_response__init
+                     (Oms__Orders__V1__ResumeOutboxResponse         *message);
+size_t oms__orders__v1__resume_outbox_response__get_packed_size
+                     (const Oms__Orders__V1__ResumeOutboxResponse   *message);
+size_t oms__orders__v1__resume_outbox_response__pack
+                     (const Oms__Orders__V1__ResumeOutboxResponse   *message,
+                      uint8_t             *out);
+size_t oms__orders__v1__resume_outbox_response__pack_to_buffer
+                     (const Oms__Orders__V1__ResumeOutboxResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Oms__Orders__V1__ResumeOutboxResponse *
+       oms__orders__v1__resume_outbox_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   oms__orders__v1__resume_outbox_response__free_unpacked
+                     (Oms__Orders__V1__ResumeOutboxResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Oms__Orders__V1__Order__Line_Closure)
@@ -956,6 +1145,21 @@ typedef void (*Oms__Orders__V1__RecordShipmentRequest_Closure)
 typedef void (*Oms__Orders__V1__RecordShipmentResponse_Closure)
                  (const Oms__Orders__V1__RecordShipmentResponse *message,
                   void *closure_data);
+typedef void (*Oms__Orders__V1__OutboxEntry_Closure)
+                 (const Oms__Orders__V1__OutboxEntry *message,
+                  void *closure_data);
+typedef void (*Oms__Orders__V1__ListParkedOutboxRequest_Closure)
+                 (const Oms__Orders__V1__ListParkedOutboxRequest *message,
+                  void *closure_data);
+typedef void (*Oms__Orders__V1__ListParkedOutboxResponse_Closure)
+                 (const Oms__Orders__V1__ListParkedOutboxResponse *message,
+                  void *closure_data);
+typedef void (*Oms__Orders__V1__ResumeOutboxRequest_Closure)
+                 (const Oms__Orders__V1__ResumeOutboxRequest *message,
+                  void *closure_data);
+typedef void (*Oms__Orders__V1__ResumeOutboxResponse_Closure)
+                 (const Oms__Orders__V1__ResumeOutboxResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -995,6 +1199,14 @@ struct Oms__Orders__V1__Orders_Service
                           const Oms__Orders__V1__RecordShipmentRequest *input,
                           Oms__Orders__V1__RecordShipmentResponse_Closure closure,
                           void *closure_data);
+  void (*list_parked_outbox)(Oms__Orders__V1__Orders_Service *service,
+                             const Oms__Orders__V1__ListParkedOutboxRequest *input,
+                             Oms__Orders__V1__ListParkedOutboxResponse_Closure closure,
+                             void *closure_data);
+  void (*resume_outbox)(Oms__Orders__V1__Orders_Service *service,
+                        const Oms__Orders__V1__ResumeOutboxRequest *input,
+                        Oms__Orders__V1__ResumeOutboxResponse_Closure closure,
+                        void *closure_data);
 };
 typedef void (*Oms__Orders__V1__Orders_ServiceDestroy)(Oms__Orders__V1__Orders_Service *);
 void oms__orders__v1__orders__init (Oms__Orders__V1__Orders_Service *service,
@@ -1010,7 +1222,9 @@ void oms__orders__v1__orders__init (Oms__Orders__V1__Orders_Service *service,
       function_prefix__ ## list_orders,\
       function_prefix__ ## search_orders,\
       function_prefix__ ## request_return,\
-      function_prefix__ ## record_shipment  }
+      function_prefix__ ## record_shipment,\
+      function_prefix__ ## list_parked_outbox,\
+      function_prefix__ ## resume_outbox  }
 void oms__orders__v1__orders__create_order(ProtobufCService *service,
                                            const Oms__Orders__V1__CreateOrderRequest *input,
                                            Oms__Orders__V1__CreateOrderResponse_Closure closure,
@@ -1043,6 +1257,14 @@ void oms__orders__v1__orders__record_shipment(ProtobufCService *service,
                                               const Oms__Orders__V1__RecordShipmentRequest *input,
                                               Oms__Orders__V1__RecordShipmentResponse_Closure closure,
                                               void *closure_data);
+void oms__orders__v1__orders__list_parked_outbox(ProtobufCService *service,
+                                                 const Oms__Orders__V1__ListParkedOutboxRequest *input,
+                                                 Oms__Orders__V1__ListParkedOutboxResponse_Closure closure,
+                                                 void *closure_data);
+void oms__orders__v1__orders__resume_outbox(ProtobufCService *service,
+                                            const Oms__Orders__V1__ResumeOutboxRequest *input,
+                                            Oms__Orders__V1__ResumeOutboxResponse_Closure closure,
+                                            void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1072,6 +1294,11 @@ extern const ProtobufCMessageDescriptor oms__orders__v1__request_return_response
 extern const ProtobufCMessageDescriptor oms__orders__v1__shipped_line__descriptor;
 extern const ProtobufCMessageDescriptor oms__orders__v1__record_shipment_request__descriptor;
 extern const ProtobufCMessageDescriptor oms__orders__v1__record_shipment_response__descriptor;
+extern const ProtobufCMessageDescriptor oms__orders__v1__outbox_entry__descriptor;
+extern const ProtobufCMessageDescriptor oms__orders__v1__list_parked_outbox_request__descriptor;
+extern const ProtobufCMessageDescriptor oms__orders__v1__list_parked_outbox_response__descriptor;
+extern const ProtobufCMessageDescriptor oms__orders__v1__resume_outbox_request__descriptor;
+extern const ProtobufCMessageDescriptor oms__orders__v1__resume_outbox_response__descriptor;
 extern const ProtobufCServiceDescriptor oms__orders__v1__orders__descriptor;
 
 PROTOBUF_C__END_DECLS
