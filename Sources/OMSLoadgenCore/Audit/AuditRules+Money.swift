@@ -67,8 +67,10 @@ extension AuditRules {
         if let sent = p.providerKey, sent != a.providerKey {
             c.add("payment \(id): provider authorization under \(a.providerKey), the intent sent \(sent)")
         }
+        // The intent's ledger moves first and the provider confirms after; once nothing is pending they agree.
+        let settled = p.pendingOperations == 0
         if p.status == "voided" {
-            if !a.voided { c.add("payment \(id) is voided, the provider still holds \(a.amountMinor)") }
+            if !a.voided && settled { c.add("payment \(id) is voided, the provider still holds \(a.amountMinor)") }
         } else if !p.isAuthorization {
             c.add("payment \(id) is \(p.status), the provider approved \(a.amountMinor)")
         }
@@ -78,8 +80,6 @@ extension AuditRules {
         if let mine = p.providerReference, let theirs = a.reference, mine != theirs {
             c.add("payment \(id): provider reference \(theirs), the intent has \(mine)")
         }
-        // The intent's ledger moves first and the provider confirms after; once nothing is pending they agree.
-        let settled = p.pendingOperations == 0
         if a.capturedMinor > p.capturedMinor || (settled && a.capturedMinor != p.capturedMinor) {
             c.add("payment \(id): provider captured \(a.capturedMinor), the intent \(p.capturedMinor)")
         }
