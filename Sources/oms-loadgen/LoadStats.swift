@@ -4,6 +4,44 @@ import NIOConcurrencyHelpers
 import OMSCore
 import OMSLoadgenCore
 
+/// What the fulfilment stream of a run did (`--fulfil-fraction`).
+struct FulfilmentSummary: Codable, Sendable {
+    /// Placed orders the plan chose to fulfil.
+    var orders = 0
+    /// Of them, shipments marked shipped, and their units.
+    var shipped = 0
+    var unitsShipped: Int64 = 0
+    /// Returns requested (and accepted), and their units.
+    var returns = 0
+    var unitsReturned: Int64 = 0
+    /// Fulfilments that stopped, by `step/code`.
+    var errors: [String: Int] = [:]
+}
+
+/// What the replay pass after the recovery window sent and got (`--replay-sample`); the audit's
+/// `replays-agree` judges the answers.
+struct ReplaySummary: Codable, Sendable {
+    var sent = 0
+    /// Replays of checkouts whose first answer was unknown.
+    var firstUnknown = 0
+    /// Answers by kind (`placed`, `rejected`, `unknown`).
+    var answers: [String: Int] = [:]
+
+    init(_ replays: [ReplayFacts]) {
+        sent = replays.count
+        firstUnknown = replays.filter { !$0.first.isKnown }.count
+        for r in replays {
+            let kind: String
+            switch r.replay {
+            case .placed: kind = "placed"
+            case .rejected: kind = "rejected"
+            case .unknown: kind = "unknown"
+            }
+            answers[kind, default: 0] += 1
+        }
+    }
+}
+
 /// Counters and latency histograms of a run (thread-safe). Latencies are in microseconds, from the time an
 /// operation was due (open loop) or sent (closed loop) until its answer.
 final class LoadStats: Sendable {
@@ -26,6 +64,7 @@ final class LoadStats: Sendable {
         var intervalPlaced = 0
         var intervalRejected = 0
         var intervalErrors = 0
+        var fulfilment = FulfilmentSummary()
     }
 
     let state = NIOLockedValueBox(State())
@@ -78,6 +117,11 @@ final class LoadStats: Sendable {
             s.readKinds[kind, default: 0] += 1
             if let errorCode { s.errorCodes[errorCode, default: 0] += 1 }
         }
+    }
+
+    /// Updates the fulfilment counters.
+    func recordFulfilment(_ change: (inout FulfilmentSummary) -> Void) {
+        state.withLockedValue { change(&$0.fulfilment) }
     }
 
     /// Counts an operation that could not be sent because too many were in flight.

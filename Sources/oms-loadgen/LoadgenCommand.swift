@@ -69,6 +69,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Orders schema.") var ordersSchema = "oms_orders"
     @Option(help: "Payments schema.") var paymentsSchema = "oms_payments"
     @Option(help: "Checkout schema.") var checkoutSchema = "oms_checkout"
+    @Option(help: "Shipments schema.") var shipmentsSchema = "oms_shipments"
+    @Option(help: "After the recovery window, send this many checkouts again (same key and request; every one whose first answer was unknown is among them) and audit the answers (0: none).")
+    var replaySample: Int = 0
     @Option(help: "Seconds of the in-process baseline (0: none).")
     var baselineSeconds: Double?
     @Option(help: "Scratch schema of the baseline (created and dropped by the run).")
@@ -79,7 +82,9 @@ struct CommonOptions: ParsableArguments {
     var catalogPrefix: String?
 
     var schemas: SuiteSchemas {
-        SuiteSchemas(inventory: inventorySchema, orders: ordersSchema, payments: paymentsSchema, checkout: checkoutSchema)
+        SuiteSchemas(
+            inventory: inventorySchema, orders: ordersSchema, payments: paymentsSchema, checkout: checkoutSchema,
+            shipments: shipmentsSchema)
     }
 
     func mode(defaultConcurrency: Int) throws -> LoadMode {
@@ -97,6 +102,7 @@ struct CommonOptions: ParsableArguments {
         guard connections >= 1 && connections <= 64 else { throw ValidationError("--connections must be 1...64") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
         guard recoveryWindow >= 0, expiryGrace >= 0 else { throw ValidationError("windows must not be negative") }
+        guard replaySample >= 0 else { throw ValidationError("--replay-sample must not be negative") }
     }
 }
 
@@ -141,20 +147,27 @@ struct MixedOptions: ParsableArguments {
     @Option(help: "Share of checkouts paying with the declining card.") var declineRate: Double = 0.05
     @Option(help: "Most lines per cart.") var maxLines: Int = 5
     @Option(help: "Most units per line.") var maxQuantity: Int = 3
+    @Option(help: "Share of placed orders then shipped through the shipments service (capture through its outbox).")
+    var fulfilFraction: Double = 0
+    @Option(help: "Share of shipped orders that then return some units through orders (refund and restock through its outbox).")
+    var returnFraction: Double = 0.5
 
     func validate() throws {
         guard catalogSize >= 1 && catalogSize <= 1_000_000 else { throw ValidationError("--catalog-size must be 1...1e6") }
         guard stockPerSku >= 0 else { throw ValidationError("--stock-per-sku must not be negative") }
         guard zipf >= 0 && zipf <= 5 else { throw ValidationError("--zipf must be 0...5") }
         guard customers >= 1 else { throw ValidationError("--customers must be positive") }
-        guard (0...1).contains(checkoutShare), (0...1).contains(declineRate) else { throw ValidationError("shares must be 0...1") }
+        guard (0...1).contains(checkoutShare), (0...1).contains(declineRate), (0...1).contains(fulfilFraction),
+            (0...1).contains(returnFraction)
+        else { throw ValidationError("shares must be 0...1") }
         guard (1...100).contains(maxLines), (1...1000).contains(maxQuantity) else { throw ValidationError("--max-lines 1...100, --max-quantity 1...1000") }
     }
 
     func plan(seed: UInt64) -> MixedPlan {
         MixedPlan(
             seed: seed, catalogSize: catalogSize, customers: customers, checkoutShare: checkoutShare,
-            declineRate: declineRate, maxLines: maxLines, maxQuantity: maxQuantity, zipfExponent: zipf)
+            declineRate: declineRate, maxLines: maxLines, maxQuantity: maxQuantity, zipfExponent: zipf,
+            fulfilFraction: fulfilFraction, returnFraction: returnFraction)
     }
 
     func catalog(_ prefix: String) -> [SuiteDriver.Product] {
@@ -171,7 +184,9 @@ struct MixedOptions: ParsableArguments {
             "catalog_size": "\(catalogSize)", "stock_per_sku": "\(stockPerSku)", "zipf": "\(zipf)", "customers": "\(customers)",
             "checkout_share": "\(checkoutShare)", "decline_rate": "\(declineRate)", "max_lines": "\(maxLines)",
             "max_quantity": "\(maxQuantity)",
-        ]
+        ].merging(fulfilFraction > 0 ? ["fulfil_fraction": "\(fulfilFraction)", "return_fraction": "\(returnFraction)"] : [:]) {
+            a, _ in a
+        }
     }
 }
 
@@ -193,10 +208,10 @@ struct MixedCommand: AsyncParsableCommand {
         let code = await ScenarioRunner(common: common, scenario: "mixed").run(
             catalog: workload.catalog, total: maxOperations, duration: .milliseconds(Int64(duration * 1000)),
             mode: try common.mode(defaultConcurrency: 64), soldOutUnits: nil,
-            operation: { driver, index, due, stats in await driver.perform(plan.operation(index), index: index, due: due, stats: stats) },
+            operation: { driver, index, due, stats in await driver.perform(plan, index: index, due: due, stats: stats) },
             baselineCheckout: { plan.checkoutOnly($0) },
             parameters: workload.parameters.merging(["duration_s": "\(duration)"]) { a, _ in a },
-            defaultBaselineSeconds: 10)
+            defaultBaselineSeconds: 10, fulfils: workload.fulfilFraction > 0)
         throw ExitCode(code)
     }
 }
@@ -219,9 +234,10 @@ struct SoakCommand: AsyncParsableCommand {
         let code = await ScenarioRunner(common: common, scenario: "soak").run(
             catalog: workload.catalog, total: Int(rate * duration) + 1, duration: .milliseconds(Int64(duration * 1000)),
             mode: .openLoop(rate: rate, maxInFlight: common.maxInFlight), soldOutUnits: nil,
-            operation: { driver, index, due, stats in await driver.perform(plan.operation(index), index: index, due: due, stats: stats) },
+            operation: { driver, index, due, stats in await driver.perform(plan, index: index, due: due, stats: stats) },
             baselineCheckout: { plan.checkoutOnly($0) },
-            parameters: workload.parameters.merging(["duration_s": "\(duration)", "rate": "\(rate)"]) { a, _ in a })
+            parameters: workload.parameters.merging(["duration_s": "\(duration)", "rate": "\(rate)"]) { a, _ in a },
+            fulfils: workload.fulfilFraction > 0)
         throw ExitCode(code)
     }
 }
@@ -246,12 +262,15 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(help: "Orders schema.") var ordersSchema = "oms_orders"
     @Option(help: "Payments schema.") var paymentsSchema = "oms_payments"
     @Option(help: "Checkout schema.") var checkoutSchema = "oms_checkout"
+    @Option(help: "Shipments schema.") var shipmentsSchema = "oms_shipments"
 
     func run() async throws {
         let env = SuiteEnvironment.load()
         var logger = Logger(label: "oms.loadgen")
         logger.logLevel = .warning
-        let schemas = SuiteSchemas(inventory: inventorySchema, orders: ordersSchema, payments: paymentsSchema, checkout: checkoutSchema)
+        let schemas = SuiteSchemas(
+            inventory: inventorySchema, orders: ordersSchema, payments: paymentsSchema, checkout: checkoutSchema,
+            shipments: shipmentsSchema)
         let scope = AuditScope(prefix: prefix, skuPrefix: skuPrefix, recoveryWindowSeconds: recoveryWindow, expiryGraceSeconds: expiryGrace)
         do {
             let report = try await AuditRunner.run(

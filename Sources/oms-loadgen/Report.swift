@@ -49,6 +49,16 @@ enum Report {
         if r.recoveryWaitSeconds > 0.5 || r.openCheckoutsAfterWait > 0 {
             out += "recovery wait  \(f(r.recoveryWaitSeconds)) s, \(r.openCheckoutsAfterWait) checkout(s) still open\n"
         }
+        if let f = r.fulfilment {
+            out += "fulfilment     \(f.orders) order(s): shipped \(f.shipped) (\(f.unitsShipped) units), returns \(f.returns) "
+                + "(\(f.unitsReturned) units)"
+                + (f.errors.isEmpty ? "" : ", stopped " + f.errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                + "\n"
+        }
+        if let p = r.replay {
+            out += "replays        \(p.sent) sent (\(p.firstUnknown) first answered unknown): "
+                + p.answers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
+        }
         if let b = r.baseline {
             out += "baseline       \(b.placed) checkouts in \(f(b.seconds)) s = \(f(b.placedPerSecond)) /s in-process "
                 + "(\(b.concurrency) callers, p50 \(f(b.latencyMs.p50)) ms, p99 \(f(b.latencyMs.p99)) ms, errors \(b.errors))\n"

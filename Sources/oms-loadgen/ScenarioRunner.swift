@@ -61,6 +61,10 @@ struct RunResult: Codable, Sendable {
     var suiteOverBaseline: Double?
     /// Checkouts the coordinator's log records as placed (some may have answered the client too late).
     var placedInLog: Int?
+    /// The fulfilment stream (nil when `--fulfil-fraction` is 0).
+    var fulfilment: FulfilmentSummary?
+    /// The replay pass after the recovery window (nil when `--replay-sample` is 0).
+    var replay: ReplaySummary?
     var audit: AuditReport?
 }
 
@@ -73,11 +77,14 @@ struct ScenarioRunner {
         if !common.quiet { FileHandle.standardError.write(Data("oms-loadgen: \(text)\n".utf8)) }
     }
 
+    /// - Parameters:
+    ///   - baselineCheckout: the checkout of operation `index` (what the baseline runs, and what a replay resends).
+    ///   - fulfils: whether the run has a fulfilment stream (its summary is then part of the result).
     func run(
         catalog: (String) -> [SuiteDriver.Product], total: Int, duration: Duration?, mode: LoadMode, soldOutUnits: Int64?,
         operation: @escaping @Sendable (SuiteDriver, Int, ContinuousClock.Instant, LoadStats) async -> Void,
         baselineCheckout: @escaping @Sendable (Int) -> PlannedCheckout, parameters: [String: String],
-        defaultBaselineSeconds: Double = 0
+        defaultBaselineSeconds: Double = 0, fulfils: Bool = false
     ) async -> Int32 {
         var logger = Logger(label: "oms.loadgen")
         logger.logLevel = .warning
@@ -92,6 +99,7 @@ struct ScenarioRunner {
             parameters["rate"] = "\(r)"
             parameters["max_in_flight"] = "\(m)"
         }
+        let runStart = ContinuousClock.now
         let clients: [OMSClients]
         do {
             var config = try OMSClientConfiguration.fromEnvironment(env.values)
@@ -154,15 +162,19 @@ struct ScenarioRunner {
         var stillOpen = 0
         let scope = AuditScope(
             prefix: prefix, skuPrefix: skuPrefix, expectedStock: stocked, clientOutcomes: s.outcomes,
-            recoveryWindowSeconds: common.recoveryWindow, expiryGraceSeconds: common.expiryGrace)
+            recoveryWindowSeconds: common.recoveryWindow, expiryGraceSeconds: common.expiryGrace, runStart: runStart)
+        var replays: [ReplayFacts]?
         if !common.noAudit {
+            let replayKeys = ReplaySample.keys(s.outcomes, limit: common.replaySample, seed: common.seed)
             do {
-                let (report, waited, open) = try await AuditRunner.runAfterLoad(
+                let (report, waited, open, replayed) = try await AuditRunner.runAfterLoad(
                     env: env, schemas: common.schemas, scope: scope, clients: clients[0], skus: products.map(\.sku),
-                    redisKeyPrefix: common.redisKeyPrefix, logger: logger, say: say)
+                    redisKeyPrefix: common.redisKeyPrefix, logger: logger, say: say,
+                    replay: { await driver.replay(keys: replayKeys, first: s.outcomes, checkout: baselineCheckout) })
                 audit = report
                 recoveryWait = waited
                 stillOpen = open
+                if common.replaySample > 0 { replays = replayed }
             } catch {
                 say("audit could not run: \(error)")
                 return LoadgenExit.setupFailed
@@ -217,7 +229,9 @@ struct ScenarioRunner {
             checkoutLatencyMs: LatencySummary(s.checkout), readLatencyMs: LatencySummary(s.reads),
             recoveryWaitSeconds: recoveryWait, openCheckoutsAfterWait: stillOpen, baseline: baseline,
             suiteOverBaseline: baseline.flatMap { $0.placedPerSecond > 0 ? placedPerSecond / $0.placedPerSecond : nil },
-            placedInLog: audit?.checks.first { $0.name == "placed-orders-confirmed" }?.examined, audit: audit)
+            placedInLog: audit?.checks.first { $0.name == "placed-orders-confirmed" }?.examined,
+            fulfilment: s.fulfilment.orders > 0 || fulfils ? s.fulfilment : nil, replay: replays.map(ReplaySummary.init),
+            audit: audit)
 
         print(Report.summaryText(result), terminator: "")
         let path = common.jsonOut ?? ".oms/loadgen/\(scenario)-\(runID).json"
@@ -309,12 +323,15 @@ struct ScenarioRunner {
 
 /// Reconciliation + audit, shared by the scenarios and the `audit` subcommand.
 enum AuditRunner {
-    /// After a load: waits for the suite to finish the run's checkouts, reconciles the run's SKUs, audits.
-    /// - Returns: the report, the seconds waited, and checkouts still open after the wait.
+    /// After a load: waits (up to the recovery window) for the suite to finish the run's checkouts and deliver
+    /// what its outboxes owe, replays checkouts, reconciles the run's SKUs, audits.
+    /// - Parameter replay: sends checkouts again once the wait is over and returns what they answered.
+    /// - Returns: the report, the seconds waited, checkouts still open after the wait, and the replays.
     static func runAfterLoad(
         env: SuiteEnvironment, schemas: SuiteSchemas, scope: AuditScope, clients: OMSClients, skus: [String],
-        redisKeyPrefix: String, logger: Logger, say: (String) -> Void
-    ) async throws -> (AuditReport, Double, Int) {
+        redisKeyPrefix: String, logger: Logger, say: (String) -> Void,
+        replay: () async -> [ReplayFacts] = { [] }
+    ) async throws -> (AuditReport, Double, Int, [ReplayFacts]) {
         guard let adminURL = env["OMS_MYSQL_ADMIN_URL"] else { throw LoadgenError("OMS_MYSQL_ADMIN_URL is not set") }
         let collector = try AuditCollector(
             adminURL: adminURL, schemas: schemas, redisURL: env["OMS_REDIS_URL"], redisKeyPrefix: redisKeyPrefix,
@@ -327,14 +344,24 @@ enum AuditRunner {
                 try await Task.sleep(for: .milliseconds(500))
                 open = try await collector.openCheckouts(scope: scope)
             }
+            // Captures, order records, refunds and restocks of the fulfilment stream arrive through outboxes.
+            var owed = try await collector.owedDeliveries(scope: scope)
+            if owed > 0 { say("waiting for \(owed) outbox deliveries") }
+            while owed > 0 && (ContinuousClock.now - start).inSeconds < scope.recoveryWindowSeconds {
+                try await Task.sleep(for: .milliseconds(500))
+                owed = try await collector.owedDeliveries(scope: scope)
+            }
             let waited = (ContinuousClock.now - start).inSeconds
+            var scope = scope
+            scope.replays = await replay()
+            if !scope.replays.isEmpty { say("replayed \(scope.replays.count) checkout(s)") }
             try await reconcile(clients: clients, skus: skus)
             // A checkout still open now has been unfinished for the whole window after the load ended (its age
             // counts from its creation, so it exceeds the window): the rule reports it.
             let snapshot = try await collector.collect(scope: scope)
             let report = AuditRules.evaluate(snapshot)
             await collector.shutdown()
-            return (report, waited, open)
+            return (report, waited, open, scope.replays)
         } catch {
             await collector.shutdown()
             throw error

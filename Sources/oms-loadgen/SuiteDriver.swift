@@ -125,9 +125,16 @@ struct SuiteDriver: Sendable {
             metadataJson: c.index % 10 == 0 ? "{\"gift\":true,\"delivery_preference\":\"express\"}" : "{}")
     }
 
-    /// Places one checkout and records the answer.
-    func placeOrder(_ c: PlannedCheckout, due: ContinuousClock.Instant, stats: LoadStats) async {
-        let key = idempotencyKey(c.index)
+    /// What one PlaceOrder answered, classified.
+    struct Answer: Sendable {
+        var kind: CheckoutResultKind
+        var outcome: ClientOutcome
+        var errorCode: String?
+    }
+
+    /// Sends the PlaceOrder of a planned checkout (polling while another call with the key runs) and classifies
+    /// the answer.
+    func send(_ c: PlannedCheckout, stats: LoadStats) async -> Answer {
         let checkout = client(c.index).checkout
         do {
             var response = try await checkout.placeOrder(request(for: c), options: CallOptions(timeout: timeout))
@@ -138,10 +145,9 @@ struct SuiteDriver: Sendable {
                 try await Task.sleep(for: .milliseconds(100))
                 response = try await checkout.placeOrder(request(for: c), options: CallOptions(timeout: timeout))
             }
-            let latency = ContinuousClock.now - due
             switch response.outcome {
             case .placed(let p):
-                stats.recordCheckout(key: key, kind: .placed, outcome: .placed(orderID: p.orderID), units: c.units, latency: latency)
+                return Answer(kind: .placed, outcome: .placed(orderID: p.orderID))
             case .rejected(let r):
                 let kind: CheckoutResultKind
                 switch r.reason {
@@ -157,30 +163,43 @@ struct SuiteDriver: Sendable {
                     stats.noteFailure("\(f.step):\(RPCStatusCode(rawValue: f.code))")
                 case nil: kind = .failed
                 }
-                stats.recordCheckout(key: key, kind: kind, outcome: .rejected(reason: kind.rawValue), units: c.units, latency: latency)
+                return Answer(kind: kind, outcome: .rejected(reason: kind.rawValue))
             case .inProgress:
-                stats.recordCheckout(key: key, kind: .inProgress, outcome: .unknown(detail: "in progress"), units: c.units, latency: latency)
+                return Answer(kind: .inProgress, outcome: .unknown(detail: "in progress"))
             case nil:
-                stats.recordCheckout(
-                    key: key, kind: .error, outcome: .unknown(detail: "empty outcome"), units: c.units, latency: latency,
-                    errorCode: "EMPTY_OUTCOME")
+                return Answer(kind: .error, outcome: .unknown(detail: "empty outcome"), errorCode: "EMPTY_OUTCOME")
             }
         } catch {
             let code = (error as? RPCError).map { "\($0.code)" } ?? "TRANSPORT"
-            stats.recordCheckout(
-                key: key, kind: .error, outcome: .unknown(detail: "\(error)"), units: c.units,
-                latency: ContinuousClock.now - due, errorCode: code)
+            return Answer(kind: .error, outcome: .unknown(detail: "\(error)"), errorCode: code)
         }
     }
 
-    /// Runs one mixed-workload operation.
-    func perform(_ op: PlannedOperation, index: Int, due: ContinuousClock.Instant, stats: LoadStats) async {
+    /// Places one checkout and records the answer.
+    @discardableResult
+    func placeOrder(_ c: PlannedCheckout, due: ContinuousClock.Instant, stats: LoadStats) async -> Answer {
+        let a = await send(c, stats: stats)
+        stats.recordCheckout(
+            key: idempotencyKey(c.index), kind: a.kind, outcome: a.outcome, units: c.units,
+            latency: ContinuousClock.now - due, errorCode: a.errorCode)
+        return a
+    }
+
+    /// Runs one mixed-workload operation; a placed checkout the plan fulfils is then shipped (and perhaps
+    /// returned), after its answer was recorded, so checkout latencies do not include it.
+    func perform(
+        _ op: PlannedOperation, index: Int, due: ContinuousClock.Instant, stats: LoadStats,
+        fulfilment: (PlannedCheckout) -> PlannedFulfilment? = { _ in nil }
+    ) async {
         let options = CallOptions(timeout: timeout)
         let c = client(index)
         do {
             switch op {
             case .checkout(let checkout):
-                await placeOrder(checkout, due: due, stats: stats)
+                let answer = await placeOrder(checkout, due: due, stats: stats)
+                if case .placed(let orderID) = answer.outcome, let plan = fulfilment(checkout) {
+                    await fulfil(checkout, orderID: orderID, plan: plan, stats: stats)
+                }
                 return
             case .getProduct(let i):
                 _ = try await c.inventory.getProduct(InventoryV1.GetProductRequest(sku: skus[i]), options: options)

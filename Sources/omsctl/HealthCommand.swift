@@ -122,13 +122,14 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(help: "Orders schema (default oms_orders).") var ordersSchema: String?
     @Option(help: "Payments schema (default oms_payments).") var paymentsSchema: String?
     @Option(help: "Checkout schema (default oms_checkout).") var checkoutSchema: String?
+    @Option(help: "Shipments schema (default oms_shipments).") var shipmentsSchema: String?
 
     func run() async throws {
         var args = ["audit"]
         for (flag, value) in [
             ("--redis-key-prefix", redisKeyPrefix), ("--inventory-schema", inventorySchema),
             ("--orders-schema", ordersSchema), ("--payments-schema", paymentsSchema),
-            ("--checkout-schema", checkoutSchema),
+            ("--checkout-schema", checkoutSchema), ("--shipments-schema", shipmentsSchema),
         ] {
             if let value { args += [flag, value] }
         }

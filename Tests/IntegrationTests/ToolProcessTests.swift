@@ -23,9 +23,24 @@ extension ProcessIntegration {
 
         /// The flags that point `oms-loadgen` at the suite's fresh schemas and its Redis key prefix.
         static func loadgenSuiteFlags(_ suite: TestSuite) -> [String] {
-            ["inventory", "orders", "payments", "checkout"].flatMap { service in
+            ["inventory", "orders", "payments", "checkout", "shipments"].flatMap { service in
                 ["--\(service)-schema", suite.schemas[service] ?? "?"]
             } + ["--redis-key-prefix", suite.redisKeyPrefix]
+        }
+
+        /// Runs an `oms-loadgen` scenario against `suite` (its schemas and Redis prefix, no progress lines), expects
+        /// exit 0, and returns the run and its JSON result.
+        static func runScenario(_ arguments: [String], _ suite: TestSuite) async throws -> (ToolProcess.Result, [String: Any]) {
+            let dir = try ToolProcess.makeTemporaryDirectory(prefix: "oms-loadgen-test")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let resultFile = dir.appendingPathComponent("result.json")
+            let run = try await ToolProcess.run(
+                "oms-loadgen", arguments + ["--no-progress", "--json-out", resultFile.path] + loadgenSuiteFlags(suite),
+                environment: suite.toolEnvironment(home: dir), workingDirectory: dir)
+            #expect(!run.timedOut)
+            #expect(run.status == 0, "\(run.transcript)\n\(logs(suite, TestSuite.allServices))")
+            let data = try #require(FileManager.default.contents(atPath: resultFile.path), "no JSON result")
+            return (run, object(try JSONSerialization.jsonObject(with: data)))
         }
 
         static func object(_ any: Any?) -> [String: Any] { any as? [String: Any] ?? [:] }
@@ -45,6 +60,8 @@ extension ProcessIntegration {
         static let auditRules: Set<String> = [
             "stock-conserved", "stock-non-negative", "redis-matches-mysql", "placed-orders-confirmed",
             "rejected-checkouts-clean", "checkouts-finished", "client-agrees", "no-lapsed-reservations",
+            "authorization-is-total", "no-double-charge", "no-orphans", "charges-follow-fulfilment",
+            "restocks-applied-once", "outboxes-drained", "replays-agree",
         ]
 
         // MARK: omsctl
@@ -217,27 +234,16 @@ extension ProcessIntegration {
 
         @Test func loadgenFlashSaleSellsExactlyTheUnitsAndPassesItsAudit() async throws {
             try await TestSuite.with { suite in
-                let dir = try ToolProcess.makeTemporaryDirectory(prefix: "oms-loadgen-test")
-                defer { try? FileManager.default.removeItem(at: dir) }
-                let resultFile = dir.appendingPathComponent("flash-sale.json")
                 // One unit per cart and no declined cards, so the 10 units are exactly 10 orders whatever the order
                 // the buyers arrive in. (With declines, a unit held by a checkout that is declined later makes the
                 // gate turn buyers away meanwhile; when the last buyers are gone before it is released, the sale
                 // correctly ends with units left, and how many depends on timing.)
-                let arguments =
+                let (run, result) = try await Self.runScenario(
                     [
                         "flash-sale", "--buyers", "60", "--units", "10", "--max-quantity", "1", "--decline-rate", "0",
-                        "--concurrency", "20", "--seed", "7", "--recovery-window", "20", "--no-progress",
-                        "--json-out", resultFile.path,
-                    ] + Self.loadgenSuiteFlags(suite)
-                let run = try await ToolProcess.run(
-                    "oms-loadgen", arguments, environment: suite.toolEnvironment(home: dir), workingDirectory: dir)
-                #expect(!run.timedOut)
-                #expect(run.status == 0, "\(run.transcript)\n\(logs(suite, TestSuite.allServices))")
+                        "--concurrency", "20", "--seed", "7", "--recovery-window", "20",
+                    ], suite)
                 #expect(run.stdout.contains("SOLD OUT") && run.stdout.contains("audit: PASSED"), "\(run.stdout)")
-
-                let data = try #require(FileManager.default.contents(atPath: resultFile.path), "no JSON result")
-                let result = Self.object(try JSONSerialization.jsonObject(with: data))
                 #expect(result["scenario"] as? String == "flash-sale")
                 #expect(Self.int(result["seed"]) == 7)
                 #expect(Self.int(result["stocked_units"]) == 10)
@@ -259,6 +265,29 @@ extension ProcessIntegration {
                 let prefix = try #require(result["prefix"] as? String)
                 let level = try await CheckoutHarness(suite: suite).stock([prefix + "hot"])[prefix + "hot"]
                 #expect(level?.onHand == 0 && level?.reserved == 0, "\(String(describing: level))")
+            }
+        }
+
+        @Test func loadgenMixedWithFulfilmentShipsReturnsReplaysAndPassesItsAudit() async throws {
+            try await TestSuite.with(settings: ["OMS_SHIPMENTS_OUTBOX_INTERVAL": "100ms"]) { suite in
+                let (run, result) = try await Self.runScenario(
+                    [
+                        "mixed", "--duration", "4", "--concurrency", "4", "--catalog-size", "20", "--stock-per-sku", "1000",
+                        "--checkout-share", "0.8", "--fulfil-fraction", "0.5", "--return-fraction", "0.6",
+                        "--replay-sample", "20", "--recovery-window", "60", "--baseline-seconds", "0", "--seed", "11",
+                    ], suite)
+                #expect(run.stdout.contains("audit: PASSED") && run.stdout.contains("fulfilment "), "\(run.stdout)")
+                let fulfilment = Self.object(result["fulfilment"])
+                #expect((Self.int(fulfilment["shipped"]) ?? 0) > 0, "\(run.stdout)")
+                #expect((Self.int(fulfilment["returns"]) ?? 0) > 0, "\(run.stdout)")
+                #expect(Self.object(fulfilment["errors"]).isEmpty, "\(run.stdout)")
+                #expect(Self.int(Self.object(result["replay"])["sent"]) == 20, "\(run.stdout)")
+
+                let checks = Self.checks(result["audit"])
+                #expect(Set(checks.keys) == Self.auditRules)
+                #expect(Self.failedChecks(result["audit"]).isEmpty, "\(run.stdout)")
+                #expect((Self.int(checks["charges-follow-fulfilment"]?["examined"]) ?? 0) > 0)
+                #expect(Self.int(checks["replays-agree"]?["examined"]) == 20)
             }
         }
 

@@ -122,4 +122,30 @@ import Testing
         }
         #expect(compared > 500)
     }
+    /// The fulfilment stream draws from its own stream: the operations stay those of a run without it, a share
+    /// of about `fulfilFraction` of the checkouts ships, every line ships 1...quantity units and returns no more
+    /// than shipped.
+    @Test func fulfilmentIsASeparateStreamWithinTheCart() {
+        let base = plan()
+        let fulfilling = MixedPlan(
+            seed: 42, catalogSize: 200, customers: 50, checkoutShare: 0.4, declineRate: 0.05, maxLines: 5,
+            maxQuantity: 3, zipfExponent: 1.0, fulfilFraction: 0.2, returnFraction: 0.5)
+        var shipped = 0
+        var returned = 0
+        for i in 0..<5000 {
+            let c = base.checkoutOnly(i)
+            #expect(c == fulfilling.checkoutOnly(i))
+            #expect(base.fulfilment(of: c) == nil)
+            guard let f = fulfilling.fulfilment(of: c) else { continue }
+            shipped += 1
+            if f.hasReturn { returned += 1 }
+            #expect(f.shipped.count == c.lines.count && f.returned.count == c.lines.count)
+            for (j, line) in c.lines.enumerated() {
+                #expect((1...line.quantity).contains(f.shipped[j]) && (0...f.shipped[j]).contains(f.returned[j]))
+            }
+            #expect(f == fulfilling.fulfilment(of: c), "the same seed, the same fulfilment")
+        }
+        #expect(abs(Double(shipped) / 5000 - 0.2) < 0.03)
+        #expect(abs(Double(returned) / Double(shipped) - 0.5) < 0.08)
+    }
 }

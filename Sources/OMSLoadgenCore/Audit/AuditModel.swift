@@ -24,11 +24,15 @@ public struct SkuFacts: Sendable, Hashable, Codable {
     public var redisUnits: Int64?
     /// Units of in-flight gate holds in Redis.
     public var redisHeldUnits: Int64
+    /// Units of the audited orders' returns (`order_return_lines`): what restocks must put back.
+    public var returnedUnits: Int64
+    /// Units the ledger put back under the return references (`oms-orders:return:<order>:…`) of those orders.
+    public var ledgerRestocked: Int64
 
     public init(
         sku: String, onHand: Int64, reserved: Int64, ledgerStocked: Int64, ledgerSold: Int64, committedUnits: Int64,
         heldUnits: Int64, orderedUnits: Int64, expectedStocked: Int64? = nil, redisUnits: Int64? = nil,
-        redisHeldUnits: Int64 = 0
+        redisHeldUnits: Int64 = 0, returnedUnits: Int64 = 0, ledgerRestocked: Int64 = 0
     ) {
         self.sku = sku
         self.onHand = onHand
@@ -41,6 +45,8 @@ public struct SkuFacts: Sendable, Hashable, Codable {
         self.expectedStocked = expectedStocked
         self.redisUnits = redisUnits
         self.redisHeldUnits = redisHeldUnits
+        self.returnedUnits = returnedUnits
+        self.ledgerRestocked = ledgerRestocked
     }
 }
 
@@ -76,11 +82,14 @@ public struct OrderFacts: Sendable, Hashable, Codable {
     public var checkoutID: String
     /// The stored status text (`pending_payment`, `confirmed`, `cancelled`, …).
     public var status: String
+    /// The order's total in minor units (what its authorization must be for).
+    public var totalMinor: Int64
 
-    public init(orderID: String, checkoutID: String, status: String) {
+    public init(orderID: String, checkoutID: String, status: String, totalMinor: Int64 = 0) {
         self.orderID = orderID
         self.checkoutID = checkoutID
         self.status = status
+        self.totalMinor = totalMinor
     }
 
     /// Statuses an order reaches only after it was paid for.
@@ -104,10 +113,19 @@ public struct PaymentFacts: Sendable, Hashable, Codable {
     public var status: String
     public var capturedMinor: Int64
     public var refundedMinor: Int64
+    /// The amount requested / authorized, in minor units.
+    public var amountMinor: Int64
+    /// The idempotency key the intent sent to the provider (`provider_key`), nil when not read.
+    public var providerKey: String?
+    /// The provider's authorization id, once authorized.
+    public var providerReference: String?
+    /// Captures, voids and refunds the provider has not confirmed yet (`payment_operations` still pending).
+    public var pendingOperations: Int
 
     public init(
         paymentID: String, idempotencyKey: String, orderID: String, status: String, capturedMinor: Int64,
-        refundedMinor: Int64
+        refundedMinor: Int64, amountMinor: Int64 = 0, providerKey: String? = nil, providerReference: String? = nil,
+        pendingOperations: Int = 0
     ) {
         self.paymentID = paymentID
         self.idempotencyKey = idempotencyKey
@@ -115,6 +133,10 @@ public struct PaymentFacts: Sendable, Hashable, Codable {
         self.status = status
         self.capturedMinor = capturedMinor
         self.refundedMinor = refundedMinor
+        self.amountMinor = amountMinor
+        self.providerKey = providerKey
+        self.providerReference = providerReference
+        self.pendingOperations = pendingOperations
     }
 
     /// Statuses that hold or took money.
@@ -150,6 +172,107 @@ public struct ReservationFacts: Sendable, Hashable, Codable {
     }
 }
 
+/// One authorization as the payment provider itself recorded it (the sandbox's `sandbox_authorizations`).
+public struct ProviderAuthorizationFacts: Sendable, Hashable, Codable {
+    /// The idempotency key the provider got (`oms-pay-<payment id>` from the payments service).
+    public var providerKey: String
+    /// Whether the provider approved it (declines and withdrawals hold no money).
+    public var approved: Bool
+    public var amountMinor: Int64
+    /// The provider's authorization id (nil for a decline).
+    public var reference: String?
+    public var capturedMinor: Int64
+    public var refundedMinor: Int64
+    public var voided: Bool
+
+    public init(
+        providerKey: String, approved: Bool, amountMinor: Int64, reference: String?, capturedMinor: Int64 = 0,
+        refundedMinor: Int64 = 0, voided: Bool = false
+    ) {
+        self.providerKey = providerKey
+        self.approved = approved
+        self.amountMinor = amountMinor
+        self.reference = reference
+        self.capturedMinor = capturedMinor
+        self.refundedMinor = refundedMinor
+        self.voided = voided
+    }
+
+    /// The payment id a provider key names: what follows `oms-pay-` up to the next `-` (the payments service
+    /// sends `oms-pay-<payment id>`; a key with more after the id still names that payment), or nil.
+    public static func paymentID(fromProviderKey key: String) -> String? {
+        guard key.hasPrefix("oms-pay-") else { return nil }
+        let id = key.dropFirst("oms-pay-".count).prefix { $0 != "-" }
+        return id.isEmpty ? nil : String(id)
+    }
+}
+
+/// A shipment of an audited order (or one the load generator created).
+public struct ShipmentFacts: Sendable, Hashable, Codable {
+    public var shipmentID: String
+    public var orderID: String
+    /// `pending`, `label_created`, `shipped`, `delivered`, `cancelled`.
+    public var status: String
+    /// The shipped share: Σ quantity × unit price of its lines.
+    public var amountMinor: Int64
+
+    public init(shipmentID: String, orderID: String, status: String, amountMinor: Int64) {
+        self.shipmentID = shipmentID
+        self.orderID = orderID
+        self.status = status
+        self.amountMinor = amountMinor
+    }
+
+    /// Whether the shipment left the warehouse (and so was to be captured).
+    public var hasShipped: Bool { status == "shipped" || status == "delivered" }
+}
+
+/// A return of an audited order (`order_returns`).
+public struct ReturnFacts: Sendable, Hashable, Codable {
+    public var returnID: String
+    public var orderID: String
+    /// What the return refunds, in minor units.
+    public var refundMinor: Int64
+
+    public init(returnID: String, orderID: String, refundMinor: Int64) {
+        self.returnID = returnID
+        self.orderID = orderID
+        self.refundMinor = refundMinor
+    }
+}
+
+/// An outbox row (orders' refunds and restocks, shipments' captures and order records) not delivered yet.
+public struct OutboxFacts: Sendable, Hashable, Codable {
+    /// `orders` or `shipments`.
+    public var service: String
+    public var rowID: String
+    public var kind: String
+    /// `pending`, `parked` (orders) or `failed` (shipments).
+    public var state: String
+
+    public init(service: String, rowID: String, kind: String, state: String) {
+        self.service = service
+        self.rowID = rowID
+        self.kind = kind
+        self.state = state
+    }
+}
+
+/// A checkout the load generator sent again after the recovery window, with the same key and request.
+public struct ReplayFacts: Sendable, Hashable, Codable {
+    public var idempotencyKey: String
+    /// The answer of the first call.
+    public var first: ClientOutcome
+    /// The answer of the replay.
+    public var replay: ClientOutcome
+
+    public init(idempotencyKey: String, first: ClientOutcome, replay: ClientOutcome) {
+        self.idempotencyKey = idempotencyKey
+        self.first = first
+        self.replay = replay
+    }
+}
+
 /// What the load generator itself saw for one checkout.
 public enum ClientOutcome: Sendable, Hashable, Codable {
     case placed(orderID: String)
@@ -167,8 +290,18 @@ public struct AuditSnapshot: Sendable {
     public var reservations: [ReservationFacts]
     /// Held reservations (of the audited SKUs) whose expiry has passed, with seconds past it.
     public var lapsedHolds: [ReservationFacts]
+    /// The provider's own authorization records behind the payments (and any it has that no intent names).
+    public var providerAuthorizations: [ProviderAuthorizationFacts]
+    /// Shipments of the audited orders and those the load generator created.
+    public var shipments: [ShipmentFacts]
+    /// Returns of the audited orders.
+    public var returns: [ReturnFacts]
+    /// Outbox rows of the audited orders and shipments still undelivered.
+    public var undeliveredOutbox: [OutboxFacts]
     /// Idempotency key → what the client saw (empty for a standalone audit).
     public var clientOutcomes: [String: ClientOutcome]
+    /// Checkouts sent again after the recovery window (empty when the run replayed none).
+    public var replays: [ReplayFacts]
     /// Whether Redis was read (false: the Redis rule is skipped and says so).
     public var redisChecked: Bool
     /// Checkouts may be unfinished for this long before that is a violation.
@@ -179,8 +312,10 @@ public struct AuditSnapshot: Sendable {
     public init(
         skus: [SkuFacts] = [], checkouts: [CheckoutFacts] = [], orders: [OrderFacts] = [],
         payments: [PaymentFacts] = [], reservations: [ReservationFacts] = [], lapsedHolds: [ReservationFacts] = [],
-        clientOutcomes: [String: ClientOutcome] = [:], redisChecked: Bool = true, recoveryWindowSeconds: Double = 60,
-        expiryGraceSeconds: Double = 30
+        providerAuthorizations: [ProviderAuthorizationFacts] = [], shipments: [ShipmentFacts] = [],
+        returns: [ReturnFacts] = [], undeliveredOutbox: [OutboxFacts] = [],
+        clientOutcomes: [String: ClientOutcome] = [:], replays: [ReplayFacts] = [], redisChecked: Bool = true,
+        recoveryWindowSeconds: Double = 60, expiryGraceSeconds: Double = 30
     ) {
         self.skus = skus
         self.checkouts = checkouts
@@ -188,7 +323,12 @@ public struct AuditSnapshot: Sendable {
         self.payments = payments
         self.reservations = reservations
         self.lapsedHolds = lapsedHolds
+        self.providerAuthorizations = providerAuthorizations
+        self.shipments = shipments
+        self.returns = returns
+        self.undeliveredOutbox = undeliveredOutbox
         self.clientOutcomes = clientOutcomes
+        self.replays = replays
         self.redisChecked = redisChecked
         self.recoveryWindowSeconds = recoveryWindowSeconds
         self.expiryGraceSeconds = expiryGraceSeconds
@@ -244,4 +384,21 @@ public struct AuditReport: Sendable, Hashable, Codable {
 
     /// Whether every rule that ran found nothing.
     public var passed: Bool { checks.allSatisfy(\.passed) }
+}
+
+extension ClientOutcome: CustomStringConvertible {
+    /// `placed <order>`, `rejected <reason>` or `unknown (<detail>)`, for violation lines.
+    public var description: String {
+        switch self {
+        case .placed(let orderID): "placed \(orderID)"
+        case .rejected(let reason): "rejected \(reason)"
+        case .unknown(let detail): "unknown (\(detail))"
+        }
+    }
+
+    /// Whether this is a final answer (placed or rejected).
+    public var isKnown: Bool {
+        if case .unknown = self { return false }
+        return true
+    }
 }

@@ -10,10 +10,13 @@ public enum AuditRules {
         AuditReport(checks: [
             stockConserved(s), stockNonNegative(s), redisMatchesMySQL(s), placedOrdersConfirmed(s),
             rejectedCheckoutsClean(s), checkoutsFinished(s), clientAgrees(s), noLapsedReservations(s),
+            authorizationIsOrderTotal(s), noDoubleCharge(s), noOrphans(s), chargesFollowFulfilment(s),
+            restocksAppliedOnce(s), outboxesDrained(s), replaysAgree(s),
         ])
     }
 
-    private struct Collector {
+    /// Violation lines of one rule: the first `maxListedViolations` kept, all counted.
+    struct Collector {
         var lines: [String] = []
         var count = 0
         mutating func add(_ line: String) {
@@ -22,7 +25,7 @@ public enum AuditRules {
         }
     }
 
-    private static func check(
+    static func check(
         _ name: String, _ summary: String, examined: Int, _ c: Collector, skipped: String? = nil
     ) -> AuditCheck {
         AuditCheck(
@@ -31,7 +34,9 @@ public enum AuditRules {
     }
 
     /// Per SKU: units stocked = on hand + units sold, nothing oversold; the ledger, the committed reservations
-    /// and the paid orders agree on the units sold; stocked matches what setup put in (when known).
+    /// and the paid orders agree on the units sold (a return does not undo a sale: the order keeps its lines and
+    /// the reservation stays committed); stocked = what setup put in + the units returned (when setup is known),
+    /// so a restock applied twice shows as phantom stock.
     public static func stockConserved(_ s: AuditSnapshot) -> AuditCheck {
         var c = Collector()
         for k in s.skus {
@@ -45,15 +50,17 @@ public enum AuditRules {
             if k.orderedUnits != sold {
                 c.add("\(k.sku): \(k.orderedUnits) units in paid orders, \(sold) sold")
             }
-            if let expected = k.expectedStocked, expected != k.ledgerStocked {
-                c.add("\(k.sku): setup stocked \(expected), ledger says \(k.ledgerStocked)")
+            if let expected = k.expectedStocked, expected + k.returnedUnits != k.ledgerStocked {
+                c.add(
+                    "\(k.sku): setup stocked \(expected) + returned \(k.returnedUnits), ledger says \(k.ledgerStocked)")
             }
             if sold > k.ledgerStocked {
                 c.add("\(k.sku): OVERSOLD \(sold) of \(k.ledgerStocked)")
             }
         }
         return check(
-            "stock-conserved", "per SKU: stocked = on hand + sold; ledger, reservations and orders agree; no oversell",
+            "stock-conserved",
+            "per SKU: stocked = on hand + sold = setup + returned; ledger, reservations and orders agree; no oversell",
             examined: s.skus.count, c)
     }
 

@@ -54,6 +54,25 @@ public struct PlannedCheckout: Sendable, Hashable, Codable {
     public var units: Int64 { lines.reduce(0) { $0 + $1.quantity } }
 }
 
+/// The fulfilment of one placed order: one shipment, then perhaps one return.
+public struct PlannedFulfilment: Sendable, Hashable, Codable {
+    /// Units shipped per cart line, in the cart's order (every line ships at least one unit).
+    public var shipped: [Int64]
+    /// Units returned per cart line after shipping (≤ shipped; all 0: no return).
+    public var returned: [Int64]
+
+    /// - Parameters:
+    ///   - shipped: units shipped per cart line.
+    ///   - returned: units returned per cart line.
+    public init(shipped: [Int64], returned: [Int64]) {
+        self.shipped = shipped
+        self.returned = returned
+    }
+
+    /// Whether the order returns some units.
+    public var hasReturn: Bool { returned.contains { $0 > 0 } }
+}
+
 /// One operation of a mixed workload.
 public enum PlannedOperation: Sendable, Hashable {
     /// Place an order.
@@ -138,6 +157,10 @@ public struct MixedPlan: Sendable {
     public var maxLines: Int
     /// Largest quantity per line.
     public var maxQuantity: Int
+    /// Share of placed orders (0...1) that are shipped afterwards (the fulfilment stream; 0: none).
+    public var fulfilFraction: Double
+    /// Share of shipped orders (0...1) that then return some units.
+    public var returnFraction: Double
     /// Popularity of SKUs.
     public let popularity: ZipfSampler
 
@@ -150,12 +173,17 @@ public struct MixedPlan: Sendable {
     ///   - maxLines: most lines per cart (capped at `catalogSize`).
     ///   - maxQuantity: most units per line.
     ///   - zipfExponent: popularity exponent of the catalog (0: uniform).
+    ///   - fulfilFraction: share of placed orders shipped afterwards (0...1).
+    ///   - returnFraction: share of shipped orders that return units (0...1).
     public init(
         seed: UInt64, catalogSize: Int, customers: Int, checkoutShare: Double, declineRate: Double, maxLines: Int,
-        maxQuantity: Int, zipfExponent: Double
+        maxQuantity: Int, zipfExponent: Double, fulfilFraction: Double = 0, returnFraction: Double = 0.5
     ) {
         precondition(catalogSize >= 1 && customers >= 1 && maxLines >= 1 && maxQuantity >= 1)
         precondition((0...1).contains(checkoutShare) && (0...1).contains(declineRate))
+        precondition((0...1).contains(fulfilFraction) && (0...1).contains(returnFraction))
+        self.fulfilFraction = fulfilFraction
+        self.returnFraction = returnFraction
         self.seed = seed
         self.catalogSize = catalogSize
         self.customers = customers
@@ -192,6 +220,23 @@ public struct MixedPlan: Sendable {
         let customer = Int(rng.next() % UInt64(customers))
         _ = rng.nextUnit()
         return cart(index: index, customer: customer, rng: &rng)
+    }
+
+    /// What happens to checkout `c` once it placed: nil for most orders (all when `fulfilFraction` is 0).
+    /// Drawn from a stream of its own, so the operations of a run are the same with and without fulfilment.
+    public func fulfilment(of c: PlannedCheckout) -> PlannedFulfilment? {
+        guard fulfilFraction > 0, !c.lines.isEmpty else { return nil }
+        var rng = SplitMix64(seed: seed ^ 0x00F0_1F11_5EED, stream: UInt64(c.index))
+        guard rng.nextUnit() < fulfilFraction else { return nil }
+        // Half the shipments take every unit, the others the larger half of each line (a partial capture).
+        let whole = rng.nextUnit() < 0.5
+        let shipped = c.lines.map { whole ? $0.quantity : ($0.quantity + 1) / 2 }
+        var returned = Array(repeating: Int64(0), count: shipped.count)
+        if rng.nextUnit() < returnFraction {
+            let line = Int(rng.next() % UInt64(shipped.count))
+            returned[line] = 1 + Int64(rng.next() % UInt64(shipped[line]))
+        }
+        return PlannedFulfilment(shipped: shipped, returned: returned)
     }
 
     private func cart(index: Int, customer: Int, rng: inout SplitMix64) -> PlannedCheckout {

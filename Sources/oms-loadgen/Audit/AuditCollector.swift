@@ -16,6 +16,11 @@ struct AuditScope: Sendable {
     var clientOutcomes: [String: ClientOutcome] = [:]
     var recoveryWindowSeconds: Double = 60
     var expiryGraceSeconds: Double = 30
+    /// When the run began: provider records written since then that no payment intent names are audited too
+    /// (nil for a standalone audit, which does that only when it audits everything).
+    var runStart: ContinuousClock.Instant? = nil
+    /// Checkouts the run sent again after the recovery window.
+    var replays: [ReplayFacts] = []
 }
 
 /// Schema names of the services (`--<svc>-schema` flags; the embedded default).
@@ -24,6 +29,7 @@ struct SuiteSchemas: Sendable {
     var orders = "oms_orders"
     var payments = "oms_payments"
     var checkout = "oms_checkout"
+    var shipments = "oms_shipments"
 }
 
 /// Reads the facts of an audit straight from MySQL (admin URL, one pool per schema, read-only statements with
@@ -33,6 +39,7 @@ final class AuditCollector: Sendable {
     let orders: MySQLConnectionPool
     let payments: MySQLConnectionPool
     let checkout: MySQLConnectionPool
+    let shipments: MySQLConnectionPool
     let redis: RedisClient?
     let redisKeyPrefix: String
     let logger: Logger
@@ -49,6 +56,8 @@ final class AuditCollector: Sendable {
         orders = MySQLConnectionPool(configuration: base.with(database: schemas.orders), name: "audit-orders", logger: logger)
         payments = MySQLConnectionPool(configuration: base.with(database: schemas.payments), name: "audit-payments", logger: logger)
         checkout = MySQLConnectionPool(configuration: base.with(database: schemas.checkout), name: "audit-checkout", logger: logger)
+        shipments = MySQLConnectionPool(
+            configuration: base.with(database: schemas.shipments), name: "audit-shipments", logger: logger)
         if let redisURL, !redisURL.isEmpty {
             var rc = try RedisConfiguration(url: redisURL)
             rc.poolSize = 2
@@ -66,6 +75,7 @@ final class AuditCollector: Sendable {
         await orders.shutdown()
         await payments.shutdown()
         await checkout.shutdown()
+        await shipments.shutdown()
         await redis?.shutdown()
     }
 
@@ -94,6 +104,23 @@ final class AuditCollector: Sendable {
             "SELECT COUNT(*) AS n FROM checkouts WHERE is_open = 1 AND idempotency_key LIKE ?",
             [.string(Self.likePrefix(scope.prefix))])
         return try row?.int("n") ?? 0
+    }
+
+    /// Outbox rows the run's orders and shipments still owe (pending, not parked or failed): the fulfilment
+    /// stream's captures, order records, refunds and restocks.
+    func owedDeliveries(scope: AuditScope) async throws -> Int {
+        let keyLike = MySQLValue.string(Self.likePrefix(scope.prefix))
+        let orders = try await orders.queryOne(
+            """
+            SELECT COUNT(*) AS n FROM order_outbox x JOIN orders o ON o.id = x.order_id
+            WHERE x.delivered_at IS NULL AND x.parked_at IS NULL AND o.customer_id LIKE ?
+            """, [keyLike])
+        let shipments = try await shipments.queryOne(
+            """
+            SELECT COUNT(*) AS n FROM outbox x JOIN shipments s ON s.id = x.shipment_id
+            WHERE x.status = 'pending' AND s.idempotency_key LIKE ?
+            """, [keyLike])
+        return try (orders?.int("n") ?? 0) + (shipments?.int("n") ?? 0)
     }
 
     /// SKUs in scope.
@@ -176,19 +203,17 @@ final class AuditCollector: Sendable {
                 ageSeconds: Double(try $0.int64("age_us")) / 1e6)
         }
         let ids = checkouts.map(\.checkoutID)
-        var orderFacts: [OrderFacts] = []
+        var orderFacts: [String: OrderFacts] = [:]
         var reservationFacts: [ReservationFacts] = []
         var paymentFacts: [String: PaymentFacts] = [:]
         for chunk in Self.chunks(ids, of: 500) {
             let binds = chunk.map { MySQLValue.string($0) }
-            orderFacts += try await orders.query(
+            for o in try await orders.query(
                 """
-                SELECT c.checkout_id, o.id, o.status FROM order_checkouts c JOIN orders o ON o.id = c.order_id
+                SELECT c.checkout_id, o.id, o.status, o.total_minor FROM order_checkouts c JOIN orders o ON o.id = c.order_id
                 WHERE c.checkout_id IN \(Self.placeholders(chunk.count))
                 """, binds
-            ).map {
-                OrderFacts(orderID: try $0.string("id"), checkoutID: try $0.string("checkout_id"), status: try $0.string("status"))
-            }
+            ).map(Self.order) { orderFacts[o.orderID] = o }
             reservationFacts += try await inventory.query(
                 """
                 SELECT id, state, TIMESTAMPDIFF(MICROSECOND, expires_at, NOW(6)) AS past_us FROM reservations
@@ -201,9 +226,18 @@ final class AuditCollector: Sendable {
             }
             for p in try await readPayments(column: "idempotency_key", values: chunk) { paymentFacts[p.paymentID] = p }
         }
-        for chunk in Self.chunks(orderFacts.map(\.orderID), of: 500) {
+        // Orders whatever their checkout: the run's customers are under its prefix, so an order whose checkout the
+        // log does not know is found too.
+        for o in try await orders.query(
+            "SELECT checkout_id, id, status, total_minor FROM orders WHERE customer_id LIKE ?", [keyLike]
+        ).map(Self.order) { orderFacts[o.orderID] = o }
+        let orderIDs = orderFacts.keys.sorted()
+        for chunk in Self.chunks(orderIDs, of: 500) {
             for p in try await readPayments(column: "order_id", values: chunk) { paymentFacts[p.paymentID] = p }
         }
+        try await countPendingOperations(&paymentFacts)
+        let provider = try await readProvider(payments: paymentFacts, scope: scope)
+        let fulfilment = try await readFulfilment(orderIDs: orderIDs, scope: scope, skus: &skus)
 
         // Redis gate.
         var redisChecked = false
@@ -216,9 +250,12 @@ final class AuditCollector: Sendable {
             }
         }
         return AuditSnapshot(
-            skus: skus.values.sorted { $0.sku < $1.sku }, checkouts: checkouts, orders: orderFacts,
+            skus: skus.values.sorted { $0.sku < $1.sku }, checkouts: checkouts,
+            orders: orderFacts.values.sorted { $0.orderID < $1.orderID },
             payments: paymentFacts.values.sorted { $0.paymentID < $1.paymentID }, reservations: reservationFacts,
-            lapsedHolds: lapsed, clientOutcomes: scope.clientOutcomes, redisChecked: redisChecked,
+            lapsedHolds: lapsed, providerAuthorizations: provider, shipments: fulfilment.shipments,
+            returns: fulfilment.returns, undeliveredOutbox: fulfilment.outbox, clientOutcomes: scope.clientOutcomes,
+            replays: scope.replays, redisChecked: redisChecked,
             recoveryWindowSeconds: scope.recoveryWindowSeconds, expiryGraceSeconds: scope.expiryGraceSeconds)
     }
 
@@ -226,15 +263,165 @@ final class AuditCollector: Sendable {
         precondition(column == "idempotency_key" || column == "order_id")  // fixed column names only
         return try await payments.query(
             """
-            SELECT id, idempotency_key, order_id, status, captured_amount, refunded_amount FROM payment_intents
-            WHERE \(column) IN \(Self.placeholders(values.count))
+            SELECT id, idempotency_key, order_id, status, amount, captured_amount, refunded_amount, provider_key,
+              provider_reference
+            FROM payment_intents WHERE \(column) IN \(Self.placeholders(values.count))
             """, values.map { .string($0) }
         ).map {
             PaymentFacts(
                 paymentID: try $0.string("id"), idempotencyKey: try $0.string("idempotency_key"),
                 orderID: try $0.string("order_id"), status: try $0.string("status"),
-                capturedMinor: try $0.int64("captured_amount"), refundedMinor: try $0.int64("refunded_amount"))
+                capturedMinor: try $0.int64("captured_amount"), refundedMinor: try $0.int64("refunded_amount"),
+                amountMinor: try $0.int64("amount"), providerKey: try $0.string("provider_key"),
+                providerReference: try $0.optionalString("provider_reference"))
         }
+    }
+
+    private static func order(_ row: MySQLRow) throws -> OrderFacts {
+        OrderFacts(
+            orderID: try row.string("id"), checkoutID: try row.string("checkout_id"), status: try row.string("status"),
+            totalMinor: try row.int64("total_minor"))
+    }
+
+    /// Bound BIGINT ids (the text ids of the facts are decimal).
+    private static func ids(_ values: [String]) -> [MySQLValue] { values.compactMap { Int64($0).map(MySQLValue.int64) } }
+
+    /// Captures, voids and refunds the provider has not confirmed yet, per payment.
+    private func countPendingOperations(_ payments: inout [String: PaymentFacts]) async throws {
+        for chunk in Self.chunks(payments.keys.sorted(), of: 500) {
+            for r in try await self.payments.query(
+                """
+                SELECT payment_id, COUNT(*) AS n FROM payment_operations
+                WHERE state = 'pending' AND payment_id IN \(Self.placeholders(chunk.count)) GROUP BY payment_id
+                """, Self.ids(chunk))
+            {
+                payments[try r.string("payment_id")]?.pendingOperations = try r.int("n")
+            }
+        }
+    }
+
+    /// The sandbox provider's records (`sandbox_authorizations`) under the intents' provider keys, and those no
+    /// intent names: every record when the audit covers everything, else those written since the run began.
+    /// A record that names an intent of another run is left out.
+    private func readProvider(payments: [String: PaymentFacts], scope: AuditScope) async throws
+        -> [ProviderAuthorizationFacts]
+    {
+        let columns = "idempotency_key, amount, outcome, reference, captured, refunded, voided"
+        func facts(_ rows: [MySQLRow]) throws -> [ProviderAuthorizationFacts] {
+            try rows.map {
+                ProviderAuthorizationFacts(
+                    providerKey: try $0.string("idempotency_key"), approved: try $0.string("outcome") == "approved",
+                    amountMinor: try $0.int64("amount"), reference: try $0.optionalString("reference"),
+                    capturedMinor: try $0.int64("captured"), refundedMinor: try $0.int64("refunded"),
+                    voided: try $0.int64("voided") != 0)
+            }
+        }
+        var found: [String: ProviderAuthorizationFacts] = [:]
+        for chunk in Self.chunks(payments.values.compactMap(\.providerKey).sorted(), of: 500) {
+            for a in try facts(
+                await self.payments.query(
+                    "SELECT \(columns) FROM sandbox_authorizations WHERE idempotency_key IN \(Self.placeholders(chunk.count))",
+                    chunk.map { .string($0) }))
+            {
+                found[a.providerKey] = a
+            }
+        }
+        var unnamed: [ProviderAuthorizationFacts] = []
+        if scope.prefix.isEmpty {
+            unnamed = try facts(await self.payments.query("SELECT \(columns) FROM sandbox_authorizations", []))
+        } else if let start = scope.runStart {
+            let micros = (ContinuousClock.now - start).wholeMicroseconds + 5_000_000
+            unnamed = try facts(
+                await self.payments.query(
+                    "SELECT \(columns) FROM sandbox_authorizations WHERE created_at >= NOW(6) - INTERVAL ? MICROSECOND",
+                    [.int64(micros)]))
+        }
+        unnamed = unnamed.filter { found[$0.providerKey] == nil }
+        // Of the rest, those whose key names an existing intent outside the audit belong to someone else.
+        let named = unnamed.compactMap { ProviderAuthorizationFacts.paymentID(fromProviderKey: $0.providerKey) }
+            .filter { payments[$0] == nil }
+        var elsewhere = Set<String>()
+        for chunk in Self.chunks(Array(Set(named)).sorted(), of: 500) {
+            for r in try await self.payments.query(
+                "SELECT id FROM payment_intents WHERE id IN \(Self.placeholders(chunk.count))", Self.ids(chunk))
+            {
+                elsewhere.insert(try r.string("id"))
+            }
+        }
+        for a in unnamed {
+            if let id = ProviderAuthorizationFacts.paymentID(fromProviderKey: a.providerKey), elsewhere.contains(id) {
+                continue
+            }
+            found[a.providerKey] = a
+        }
+        return found.values.sorted { $0.providerKey < $1.providerKey }
+    }
+
+    /// Shipments (of the audited orders, and those created under the run's prefix), returns and the units they
+    /// returned and the ledger restocked per SKU, and the outbox rows still undelivered.
+    private func readFulfilment(orderIDs: [String], scope: AuditScope, skus: inout [String: SkuFacts]) async throws
+        -> (shipments: [ShipmentFacts], returns: [ReturnFacts], outbox: [OutboxFacts])
+    {
+        func shipment(_ r: MySQLRow) throws -> ShipmentFacts {
+            ShipmentFacts(
+                shipmentID: try r.string("id"), orderID: try r.string("order_id"), status: try r.string("status"),
+                amountMinor: try r.int64("amount_minor"))
+        }
+        var shipmentFacts: [String: ShipmentFacts] = [:]
+        for s in try await shipments.query(
+            "SELECT id, order_id, status, amount_minor FROM shipments WHERE idempotency_key LIKE ?",
+            [.string(Self.likePrefix(scope.prefix))]
+        ).map(shipment) { shipmentFacts[s.shipmentID] = s }
+        var returns: [ReturnFacts] = []
+        var outbox: [OutboxFacts] = []
+        for chunk in Self.chunks(orderIDs, of: 500) {
+            let binds = Self.ids(chunk)
+            let list = Self.placeholders(binds.count)
+            for s in try await shipments.query(
+                "SELECT id, order_id, status, amount_minor FROM shipments WHERE order_id IN \(list)", binds
+            ).map(shipment) { shipmentFacts[s.shipmentID] = s }
+            returns += try await orders.query(
+                "SELECT id, order_id, refund_minor FROM order_returns WHERE order_id IN \(list)", binds
+            ).map {
+                ReturnFacts(
+                    returnID: try $0.string("id"), orderID: try $0.string("order_id"), refundMinor: try $0.int64("refund_minor"))
+            }
+            for r in try await orders.query(
+                """
+                SELECT l.sku, CAST(SUM(l.quantity) AS SIGNED) AS units
+                FROM order_return_lines l JOIN order_returns r ON r.id = l.return_id
+                WHERE r.order_id IN \(list) GROUP BY l.sku
+                """, binds)
+            {
+                skus[try r.string("sku")]?.returnedUnits += try r.int64("units")
+            }
+            outbox += try await orders.query(
+                """
+                SELECT id, kind, CASE WHEN parked_at IS NULL THEN 'pending' ELSE 'parked' END AS state
+                FROM order_outbox WHERE delivered_at IS NULL AND order_id IN \(list)
+                """, binds
+            ).map {
+                OutboxFacts(service: "orders", rowID: try $0.string("id"), kind: try $0.string("kind"), state: try $0.string("state"))
+            }
+            outbox += try await shipments.query(
+                "SELECT id, kind, status FROM outbox WHERE status <> 'done' AND order_id IN \(list)", binds
+            ).map {
+                OutboxFacts(service: "shipments", rowID: try $0.string("id"), kind: try $0.string("kind"), state: try $0.string("status"))
+            }
+        }
+        // Restocks carry the reference `oms-orders:return:<order>:<return>[:<sku>]`; only the audited orders' count.
+        let audited = Set(orderIDs)
+        for r in try await inventory.query(
+            """
+            SELECT sku, reference, CAST(SUM(delta_on_hand) AS SIGNED) AS units FROM stock_ledger
+            WHERE reference LIKE ? AND sku LIKE ? GROUP BY sku, reference
+            """, [.string("oms-orders:return:%"), .string(Self.likePrefix(scope.skuPrefix ?? scope.prefix))])
+        {
+            let parts = try r.string("reference").split(separator: ":")
+            guard parts.count >= 3, audited.contains(String(parts[2])) else { continue }
+            skus[try r.string("sku")]?.ledgerRestocked += try r.int64("units")
+        }
+        return (shipmentFacts.values.sorted { $0.shipmentID < $1.shipmentID }, returns, outbox)
     }
 
     private func readRedis(_ redis: RedisClient, into skus: inout [String: SkuFacts]) async throws {
