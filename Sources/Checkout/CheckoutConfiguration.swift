@@ -51,8 +51,8 @@ public struct CheckoutConfiguration: Sendable {
     public var retentionInterval: Duration = .seconds(600)
     /// TEST-ONLY crash injection (`failpoint`, e.g. `OMS_CHECKOUT_FAILPOINT=crash-after:reserve`): the process
     /// kills itself with SIGKILL right after that forward step's call returned and before its result is
-    /// recorded. Nil (off) by default; production never sets it. See docs/checkout.md.
-    public var crashAfter: CheckoutStep?
+    /// recorded. Off by default; production never sets it. See docs/checkout.md.
+    public var failpoints: Failpoints<CheckoutFailpoint> = .off
 
     /// The defaults.
     public init() {}
@@ -74,7 +74,7 @@ public struct CheckoutConfiguration: Sendable {
         stockPrecheck = options.stockPrecheck
         retention = options.retention
         retentionInterval = options.retentionInterval
-        crashAfter = try Self.parseFailpoint(options.failpoint)
+        failpoints = options.failpoint
         try check()
     }
 
@@ -86,23 +86,6 @@ public struct CheckoutConfiguration: Sendable {
         guard recoveryInterval > .zero else { throw ConfigurationError("--recovery-interval must be positive") }
     }
 
-    /// Parses the test-only `failpoint` setting: empty/absent → nil; `crash-after:<step>` with step
-    /// `reserve`, `create-order`, `authorize`, `confirm-order` or `commit-reservation`.
-    /// - Throws: `ConfigurationError` for any other value.
-    public static func parseFailpoint(_ text: String?) throws -> CheckoutStep? {
-        guard let text, !text.isEmpty else { return nil }
-        let steps: [String: CheckoutStep] = [
-            "reserve": .reserve, "create-order": .createOrder, "authorize": .authorize, "confirm-order": .confirmOrder,
-            "commit-reservation": .commitReservation,
-        ]
-        let prefix = "crash-after:"
-        guard text.hasPrefix(prefix), let step = steps[String(text.dropFirst(prefix.count))] else {
-            throw ConfigurationError(
-                "--failpoint must be crash-after:<step> with step one of \(steps.keys.sorted().joined(separator: ", ")) (test only), got '\(text)'")
-        }
-        return step
-    }
-
     /// `<host>:<pid>:<random>`.
     public static func defaultInstanceName() -> String {
         let host = ProcessInfo.processInfo.hostName.prefix(64)
@@ -110,9 +93,32 @@ public struct CheckoutConfiguration: Sendable {
     }
 }
 
+/// The TEST-ONLY crash points of `oms-checkout` (setting `failpoint`; docs/checkout.md, "Test hook"): right
+/// after a forward step's call returned and before its result is written to the checkout log.
+/// `crash-after:<step>` is `crash-at:after-<step>`.
+public enum CheckoutFailpoint: String, FailpointName {
+    case afterReserve = "after-reserve"
+    case afterCreateOrder = "after-create-order"
+    case afterAuthorize = "after-authorize"
+    case afterConfirmOrder = "after-confirm-order"
+    case afterCommitReservation = "after-commit-reservation"
+
+    /// The point after a forward step; nil for a compensation.
+    public init?(after step: CheckoutStep) {
+        switch step {
+        case .reserve: self = .afterReserve
+        case .createOrder: self = .afterCreateOrder
+        case .authorize: self = .afterAuthorize
+        case .confirmOrder: self = .afterConfirmOrder
+        case .commitReservation: self = .afterCommitReservation
+        case .voidPayment, .cancelOrder, .releaseReservation: return nil
+        }
+    }
+}
+
 /// The settings of `oms-checkout` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
 /// `OMS_CHECKOUT_<KEY>`, then `OMS_<KEY>`, then the default of `CheckoutConfiguration`.
-public struct CheckoutOptions: ParsableArguments, Sendable {
+public struct CheckoutOptions: ParsableArguments, Sendable, FailpointSettings {
     private static let defaults = CheckoutConfiguration()
 
     @Option(setting: "node-id", range: 0...1023, help: "Node id of this instance in checkout ids; one per instance.")
@@ -143,8 +149,7 @@ public struct CheckoutOptions: ParsableArguments, Sendable {
     public var retention = defaults.retention
     @Option(setting: "retention-interval", help: "Period of the retention job.")
     public var retentionInterval = defaults.retentionInterval
-    @Option(setting: "failpoint", help: "TEST ONLY: crash-after:<step> kills the process after that step's call.")
-    public var failpoint: String?
+    @Option(failpoints: CheckoutFailpoint.self) public var failpoint: Failpoints<CheckoutFailpoint>
 
     public init() {}
 

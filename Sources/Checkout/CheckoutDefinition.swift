@@ -34,11 +34,6 @@ public enum CheckoutDefinition {
         let coordinator = try CheckoutCoordinator(
             database: database, inventory: inventory, orders: orders, payments: payments, options: options,
             logger: logger)
-        if let step = coordinator.configuration.crashAfter {
-            logger.warning(
-                "TEST-ONLY failpoint set: this process kills itself with SIGKILL after every \(step.rawValue); never set it in production",
-                metadata: ["failpoint": "crash-after:\(step.rawValue)"])
-        }
         return (
             [CheckoutService(coordinator: coordinator)],
             [coordinator.makeRecoveryJob()] + [coordinator.makeRetentionJob()].compactMap { $0 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OMSCore
 import OMSRPCCore
+import OMSServiceKit
 
 /// One pass of driving a checkout by the instance holding its lease.
 struct DriveRun: Sendable {
@@ -61,7 +62,7 @@ extension CheckoutCoordinator {
                     // The intent is durable and this pass has not called yet: the call is the next thing.
                     run.intentLogged = nil
                     let event = try await perform(step, run: run, logger: logger)
-                    if configuration.crashAfter == step { Self.crashForTest(after: step, logger: logger) }
+                    if let point = CheckoutFailpoint(after: step) { configuration.failpoints.reach(point, logger: logger) }
                     try await record(event, kind: "result", step: step, run: &run, logger: logger)
                 case .resolve(let step):
                     let event = try await resolve(step, run: run, logger: logger)
@@ -118,14 +119,6 @@ extension CheckoutCoordinator {
             run.version += 1
         }
         metrics.recovery("parked")
-    }
-
-    /// The TEST-ONLY failpoint (`failpoint=crash-after:<step>`): dies like `kill -9` right after the
-    /// step's call returned (its effect happened) and before the result is recorded.
-    static func crashForTest(after step: CheckoutStep, logger: Logger) -> Never {
-        logger.critical("failpoint: crashing with SIGKILL after \(step.rawValue) (test-only setting)")
-        kill(getpid(), SIGKILL)
-        fatalError("SIGKILL did not stop the process")
     }
 
     /// The forward step whose intent can be logged right away with the state `saga` (nil: the next

@@ -32,6 +32,8 @@ public struct InventoryConfiguration: Sendable {
     public var productCacheTTL: Duration = .seconds(1)
     /// Whether the Redis gate is used at all (`gate-enabled`, default true; false = MySQL only).
     public var gateEnabled: Bool = true
+    /// TEST-ONLY crash points (`failpoint`); off unless a test arms them.
+    public var failpoints: Failpoints<InventoryFailpoint> = .off
 
     /// The defaults.
     public init() {}
@@ -56,14 +58,22 @@ public struct InventoryConfiguration: Sendable {
         gateTimeout = options.gateTimeout
         gateEnabled = options.gateEnabled
         productCacheTTL = options.productCacheTTL
+        failpoints = options.failpoint
         guard defaultReservationTTL >= .seconds(1) else { throw ConfigurationError("--reservation-ttl must be at least 1s") }
         guard reconcileInterval >= .milliseconds(100) else { throw ConfigurationError("--reconcile-interval must be at least 100ms") }
     }
 }
 
+/// The TEST-ONLY crash points of `oms-inventory` (setting `failpoint`; docs/operations.md, "Failpoints").
+public enum InventoryFailpoint: String, FailpointName {
+    /// The MySQL transaction of a Reserve batch, a CommitReservation batch or a ReleaseReservation has
+    /// committed; no reply has been sent and the Redis gate has not been settled.
+    case afterCommit = "after-commit"
+}
+
 /// The settings of `oms-inventory` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
 /// `OMS_INVENTORY_<KEY>`, then `OMS_<KEY>`, then the default of `InventoryConfiguration`.
-public struct InventoryOptions: ParsableArguments, Sendable {
+public struct InventoryOptions: ParsableArguments, Sendable, FailpointSettings {
     private static let defaults = InventoryConfiguration()
 
     @Option(setting: "redis-key-prefix", help: "Prefix of the gate's Redis keys (no { or }).")
@@ -92,6 +102,7 @@ public struct InventoryOptions: ParsableArguments, Sendable {
     public var gateEnabled = defaults.gateEnabled
     @Option(setting: "product-cache-ttl", help: "How long GetProduct may answer from the process cache (0: never).")
     public var productCacheTTL = defaults.productCacheTTL
+    @Option(failpoints: InventoryFailpoint.self) public var failpoint: Failpoints<InventoryFailpoint>
 
     public init() {}
 

@@ -49,14 +49,23 @@ public final class InventoryService: InventoryV1.InventoryService {
             ? redis.map { StockGate(redis: $0, keys: StockGateKeys(prefix: configuration.redisKeyPrefix), timeout: configuration.gateTimeout) }
             : nil
         let repository = self.repository
+        let failpoints = configuration.failpoints
         coalescer = BatchCoalescer(
             metricPrefix: "oms_inventory", name: "reserve", maxBatchSize: configuration.reserveBatchSize,
             maxConcurrentBatches: configuration.reserveBatchConcurrency
-        ) { try await repository.reserveBatch($0) }
+        ) { [logger] commands in
+            let decisions = try await repository.reserveBatch(commands)
+            failpoints.reach(.afterCommit, logger: logger)
+            return decisions
+        }
         commits = BatchCoalescer(
             metricPrefix: "oms_inventory", name: "commit", maxBatchSize: configuration.reserveBatchSize,
             maxConcurrentBatches: configuration.reserveBatchConcurrency
-        ) { try await repository.commitBatch($0) }
+        ) { [logger] commands in
+            let results = try await repository.commitBatch(commands)
+            failpoints.reach(.afterCommit, logger: logger)
+            return results
+        }
     }
 
     // MARK: Gate helpers
@@ -252,6 +261,7 @@ public final class InventoryService: InventoryV1.InventoryService {
         let result = try await repository.transition(
             id: id, kind: "release", reason: reason.isEmpty ? "released" : reason, tombstoneWhenMissing: true
         ) { m, _ in try m.release() }
+        configuration.failpoints.reach(.afterCommit, logger: logger)
         guard let record = result.record else {
             if let gate = await usableGate() {
                 do {

@@ -114,6 +114,11 @@ public enum ServiceRunner {
         }
         let logger = bootstrapLogging(configuration)
         let registry = bootstrapMetrics(service: configuration.name)
+        if let armed = (settings.own as? any FailpointSettings)?.armedFailpoints {
+            logger.warning(
+                "TEST-ONLY failpoint set: this process kills itself with SIGKILL at that point; never set it in production",
+                metadata: ["failpoint": "\(armed)"])
+        }
 
         // Database: connect, check credentials, migrate.
         guard let dbURL = configuration.databaseURL else {

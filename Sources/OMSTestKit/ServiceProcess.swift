@@ -84,6 +84,15 @@ public final class ServiceProcess: @unchecked Sendable {
         lock.withLock { process?.isRunning ?? false }
     }
 
+    /// The signal that ended the last run (SIGKILL for a crash or a fired failpoint); nil while it runs,
+    /// after a normal exit, or before the first start.
+    public var terminationSignal: Int32? {
+        lock.withLock {
+            guard let p = process, !p.isRunning, p.terminationReason == .uncaughtSignal else { return nil }
+            return p.terminationStatus
+        }
+    }
+
     public var pid: Int32? {
         lock.withLock { process?.processIdentifier }
     }

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import OMSCore
 import OMSMySQL
+import OMSServiceKit
 
 /// A refund the orders service asks payments for (outbox kind `refund`).
 public struct OutboxRefund: Sendable, Hashable {
@@ -64,6 +65,8 @@ public struct OrdersOutboxRelay: Sendable {
     let maxAttempts: Int
     /// The first retry delay; it doubles with every failed delivery up to 60 × this.
     let retryBase: Duration
+    /// TEST-ONLY crash points (`outbox-after-delivery`).
+    let failpoints: Failpoints<OrdersFailpoint>
     let logger: Logger
     private let delivered = Counter(label: "oms_orders_outbox_delivered_total")
     private let failed = Counter(label: "oms_orders_outbox_failures_total")
@@ -77,12 +80,15 @@ public struct OrdersOutboxRelay: Sendable {
     ///   - maxAttempts: deliveries after which a failing row is parked (default 100: days of retries
     ///     at the one-minute cap).
     ///   - retryBase: the first retry delay (doubling, at most 60 times it).
+    ///   - failpoints: TEST-ONLY crash points.
     ///   - logger: logger.
     public init(
         database: MySQLDatabase, receiver: any OrdersOutboxReceiver, lease: Duration = .seconds(30),
-        batchSize: Int = 100, maxAttempts: Int = 100, retryBase: Duration = .seconds(1), logger: Logger
+        batchSize: Int = 100, maxAttempts: Int = 100, retryBase: Duration = .seconds(1),
+        failpoints: Failpoints<OrdersFailpoint> = .off, logger: Logger
     ) {
         self.retryBase = retryBase
+        self.failpoints = failpoints
         self.database = database
         self.receiver = receiver
         self.lease = lease
@@ -144,6 +150,7 @@ public struct OrdersOutboxRelay: Sendable {
                     ])
                 continue
             }
+            failpoints.reach(.outboxAfterDelivery, logger: logger)
             try await database.primary.execute(
                 "UPDATE order_outbox SET delivered_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?",
                 [.datetime(Date()), .int64(id)])

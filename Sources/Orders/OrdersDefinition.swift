@@ -38,10 +38,10 @@ public enum OrdersDefinition {
         try await maintenance.run()
         let service = OrdersService(
             database: database, nodeID: options.nodeID, recentWriteWindow: options.readYourWritesWindow,
-            logger: logger)
+            failpoints: options.failpoint, logger: logger)
         let relay = OrdersOutboxRelay(
             database: database, receiver: receiver, lease: options.outboxLease, maxAttempts: options.outboxMaxAttempts,
-            logger: logger)
+            failpoints: options.failpoint, logger: logger)
         let sweeper = PendingOrderSweeper(
             core: service.core, checkouts: checkouts, grace: options.pendingOrderGrace, logger: logger)
         let jobs = [
@@ -64,9 +64,17 @@ public enum OrdersDefinition {
     }
 }
 
+/// The TEST-ONLY crash points of `oms-orders` (setting `failpoint`; docs/operations.md, "Failpoints").
+public enum OrdersFailpoint: String, FailpointName {
+    /// A CreateOrder transaction that created the order has committed; no reply has been sent.
+    case afterCreate = "after-create"
+    /// The outbox relay delivered a refund or restock; the row is not yet marked delivered.
+    case outboxAfterDelivery = "outbox-after-delivery"
+}
+
 /// The settings of `oms-orders` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
 /// `OMS_ORDERS_<KEY>`, then `OMS_<KEY>`, then the default.
-public struct OrdersOptions: ParsableArguments, Sendable {
+public struct OrdersOptions: ParsableArguments, Sendable, FailpointSettings {
     @Option(setting: "node-id", range: 0...1023, help: "Node id of this instance in order ids; one per instance.")
     public var nodeID = 0
     @Option(setting: "read-your-writes-window", help: "How long reads after a write go to the primary.")
@@ -89,6 +97,7 @@ public struct OrdersOptions: ParsableArguments, Sendable {
     public var pendingOrderGrace: Duration = .seconds(300)
     @Option(setting: "pending-order-sweep-interval", help: "Period of the pending-order sweep.")
     public var pendingOrderSweepInterval: Duration = .seconds(30)
+    @Option(failpoints: OrdersFailpoint.self) public var failpoint: Failpoints<OrdersFailpoint>
 
     public init() {}
 }

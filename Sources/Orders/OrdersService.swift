@@ -11,10 +11,15 @@ import OMSServiceKit
 public struct OrdersService: OrdersV1.OrdersService {
     /// The business logic.
     public let core: OrdersCore
+    /// TEST-ONLY crash points (`failpoint`); off unless a test arms them.
+    let failpoints: Failpoints<OrdersFailpoint>
 
-    /// - Parameter core: the business logic.
-    public init(core: OrdersCore) {
+    /// - Parameters:
+    ///   - core: the business logic.
+    ///   - failpoints: TEST-ONLY crash points.
+    public init(core: OrdersCore, failpoints: Failpoints<OrdersFailpoint> = .off) {
         self.core = core
+        self.failpoints = failpoints
     }
 
     /// Builds the service over a database.
@@ -22,11 +27,16 @@ public struct OrdersService: OrdersV1.OrdersService {
     ///   - database: primary (and optional replica) of `oms_orders`.
     ///   - nodeID: this instance's node id for order ids (0..<1024).
     ///   - recentWriteWindow: read-your-writes window for this instance's own writes.
+    ///   - failpoints: TEST-ONLY crash points.
     ///   - logger: logger.
-    public init(database: MySQLDatabase, nodeID: Int, recentWriteWindow: Duration = .seconds(5), logger: Logger) {
+    public init(
+        database: MySQLDatabase, nodeID: Int, recentWriteWindow: Duration = .seconds(5),
+        failpoints: Failpoints<OrdersFailpoint> = .off, logger: Logger
+    ) {
         self.core = OrdersCore(
             database: database, ids: OrderIDGenerator(node: nodeID), recentWriteWindow: recentWriteWindow,
             logger: logger)
+        self.failpoints = failpoints
     }
 
     // MARK: RPCs
@@ -36,6 +46,7 @@ public struct OrdersService: OrdersV1.OrdersService {
     {
         let order = try Self.newOrder(from: request)
         let created = try await core.create(order)
+        if created.created { failpoints.reach(.afterCreate, logger: core.logger) }
         var response = OrdersV1.CreateOrderResponse()
         response.order = Self.wire(created.order)
         return response

@@ -22,6 +22,7 @@ public enum PaymentsDefinition {
             providerTimeout: options.providerTimeout, claimMargin: .seconds(2), pollInterval: options.pollInterval,
             resolverInterval: options.resolverInterval)
         engine.nodeID = options.nodeID
+        engine.failpoints = options.failpoint
         return engine
     }
 
@@ -62,9 +63,15 @@ public enum PaymentsDefinition {
     }
 }
 
+/// The TEST-ONLY crash points of `oms-payments` (setting `failpoint`; docs/operations.md, "Failpoints").
+public enum PaymentsFailpoint: String, FailpointName {
+    /// A new payment intent is committed (pending, claimed) and the provider has not been called.
+    case afterIntent = "after-intent"
+}
+
 /// The settings of `oms-payments` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
 /// `OMS_PAYMENTS_<KEY>`, then `OMS_<KEY>`, then the default.
-public struct PaymentsOptions: ParsableArguments, Sendable {
+public struct PaymentsOptions: ParsableArguments, Sendable, FailpointSettings {
     @Option(setting: "provider", help: "The payment provider: sandbox (the only built-in one).")
     public var provider = "sandbox"
     @Option(setting: "sandbox-latency", help: "Delay of every sandbox answer.")
@@ -79,6 +86,7 @@ public struct PaymentsOptions: ParsableArguments, Sendable {
     public var resolverInterval: Duration = .seconds(5)
     @Option(setting: "node-id", range: 0...1023, help: "Node id of this instance in payment ids; one per instance.")
     public var nodeID = 0
+    @Option(failpoints: PaymentsFailpoint.self) public var failpoint: Failpoints<PaymentsFailpoint>
 
     public init() {}
 

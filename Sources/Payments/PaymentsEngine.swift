@@ -4,6 +4,7 @@ import Metrics
 import OMSCore
 import OMSMySQL
 import OMSRPCCore
+import OMSServiceKit
 
 /// Tunables of the payments engine (settings `provider-timeout`, `claim-margin`, `poll-interval`,
 /// `resolver-interval`).
@@ -18,6 +19,8 @@ public struct PaymentsEngineSettings: Sendable, Hashable {
     public var resolverInterval: Duration
     /// This instance's node id for time-ordered ids (`--node-id`); distinct per instance.
     public var nodeID: Int = 0
+    /// TEST-ONLY crash points (`failpoint`); off unless a test arms them.
+    public var failpoints: Failpoints<PaymentsFailpoint> = .off
 
     public init(
         providerTimeout: Duration = .seconds(10), claimMargin: Duration = .seconds(2),
@@ -130,6 +133,7 @@ public final class PaymentsEngine: Sendable {
             }
             log[metadataKey: "payment_id"] = "\(id)"
             log.debug("payment intent created")
+            settings.failpoints.reach(.afterIntent, logger: log)
             return try await talkToProvider(row, command: command, askFirst: false, deadline: deadline, log: log)
         }
     }

@@ -4,6 +4,7 @@ import Metrics
 import OMSCore
 import OMSMySQL
 import OMSRPCCore
+import OMSServiceKit
 
 /// Delivers the outbox rows written by `ShipmentsService` at least once: captures to `PaymentsPort`,
 /// shipment records to `OrdersPort`. Both receivers are idempotent by the row's key, so a relay that crashes
@@ -27,6 +28,8 @@ public struct OutboxRelay: Sendable {
     let maxAttempts: Int
     let lease: Duration
     let maxBackoff: Duration
+    /// TEST-ONLY crash points (`outbox-after-delivery`).
+    let failpoints: Failpoints<ShipmentsFailpoint>
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -50,12 +53,13 @@ public struct OutboxRelay: Sendable {
     ///   - maxAttempts: deliveries before a row is parked as failed.
     ///   - lease: how long a claimed row is reserved for this relay.
     ///   - maxBackoff: longest wait between attempts of a row.
+    ///   - failpoints: TEST-ONLY crash points.
     ///   - logger: logger.
     ///   - now: the clock (tests move it forward to expire leases).
     public init(
         database: MySQLDatabase, orders: any OrdersPort, payments: any PaymentsPort, owner: String,
         batchSize: Int = 100, maxAttempts: Int = 25, lease: Duration = .seconds(30), maxBackoff: Duration = .seconds(60),
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        failpoints: Failpoints<ShipmentsFailpoint> = .off, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.database = database
         self.orders = orders
@@ -65,6 +69,7 @@ public struct OutboxRelay: Sendable {
         self.maxAttempts = max(1, maxAttempts)
         self.lease = lease
         self.maxBackoff = maxBackoff
+        self.failpoints = failpoints
         self.logger = logger
         self.now = now
     }
@@ -133,6 +138,7 @@ public struct OutboxRelay: Sendable {
                 try await recordFailure(row, token: token, error: error)
                 continue
             }
+            failpoints.reach(.outboxAfterDelivery, logger: logger)
             _ = try await database.write { c in
                 try await c.execute(
                     """

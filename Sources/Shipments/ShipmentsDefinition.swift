@@ -38,7 +38,7 @@ public enum ShipmentsDefinition {
             database: database, orders: orders, payments: payments,
             owner: "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)",
             batchSize: options.outboxBatchSize, maxAttempts: options.outboxMaxAttempts, lease: options.outboxLease,
-            maxBackoff: options.outboxMaxBackoff, logger: logger)
+            maxBackoff: options.outboxMaxBackoff, failpoints: options.failpoint, logger: logger)
         let job = PeriodicJob(name: "shipments-outbox-relay", interval: options.outboxInterval, logger: logger) {
             // Drain: keep going while full batches come back.
             while try await relay.runOnce().delivered >= relay.batchSize {}
@@ -67,9 +67,15 @@ public enum ShipmentsDefinition {
     }
 }
 
+/// The TEST-ONLY crash points of `oms-shipments` (setting `failpoint`; docs/operations.md, "Failpoints").
+public enum ShipmentsFailpoint: String, FailpointName {
+    /// The outbox relay delivered a capture or an order record; the row is not yet marked done.
+    case outboxAfterDelivery = "outbox-after-delivery"
+}
+
 /// The settings of `oms-shipments` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
 /// `OMS_SHIPMENTS_<KEY>`, then `OMS_<KEY>`, then the default.
-public struct ShipmentsOptions: ParsableArguments, Sendable {
+public struct ShipmentsOptions: ParsableArguments, Sendable, FailpointSettings {
     @Option(
         setting: "node-id", help: "Node id of this instance in shipment ids (0...1023); one per instance.",
         defaultText: "random", parse: { try SettingValue.integer($0, in: 0...1023) })
@@ -84,6 +90,7 @@ public struct ShipmentsOptions: ParsableArguments, Sendable {
     public var outboxLease: Duration = .seconds(30)
     @Option(setting: "outbox-max-backoff", help: "Longest wait before a failed row is retried.")
     public var outboxMaxBackoff: Duration = .seconds(60)
+    @Option(failpoints: ShipmentsFailpoint.self) public var failpoint: Failpoints<ShipmentsFailpoint>
 
     public init() {}
 }
