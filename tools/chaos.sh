@@ -16,8 +16,10 @@
 # its memory figure is part of the result (flood.json) and its failure fails the run.
 # Settings (environment): CHAOS_SECONDS, CHAOS_CALLERS, CHAOS_WINDOW, CHAOS_SEED,
 # CHAOS_CONFIG (debug|release), CHAOS_KEEP=1 (leave the suite and servers running afterwards),
-# CHAOS_HOME (default .oms-chaos), CHAOS_MYSQL_PORT (3327), CHAOS_REDIS_PORT (6400): a fault run
-# never touches the development databases.
+# CHAOS_HOME (default .oms-chaos), CHAOS_MYSQL_PORT (3327), CHAOS_REDIS_PORT (6400), CHAOS_PORT_BASE
+# (7250): a fault run never touches the development databases or services. CHAOS_FULFIL (0.2): the
+# share of placed orders the load ships (and half of those it returns), so the outboxes' captures,
+# refunds and restocks run under the faults too.
 # Exit status: 0 when the audit and the flood passed, else the load generator's status or 1.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +27,16 @@ export OMS_HOME="${CHAOS_HOME:-$ROOT/.oms-chaos}"
 # Its own ports, whatever the development environment uses (OMS_MYSQL_PORT, OMS_REDIS_PORT).
 export OMS_MYSQL_PORT="${CHAOS_MYSQL_PORT:-3327}"
 export OMS_REDIS_PORT="${CHAOS_REDIS_PORT:-6400}"
+# And its own service ports (RPC CHAOS_PORT_BASE+0…4, metrics +100…104), so a development suite on
+# 7100…7104 can run beside it and never answers in its place.
+PORT_BASE="${CHAOS_PORT_BASE:-7250}"
+i=0
+for s in checkout inventory orders payments shipments; do
+    S="$(printf '%s' "$s" | tr '[:lower:]' '[:upper:]')"
+    export "OMS_${S}_PORT=$((PORT_BASE + i))" "OMS_${S}_METRICS_PORT=$((PORT_BASE + 100 + i))"
+    export "OMS_${S}_ADDR=127.0.0.1:$((PORT_BASE + i))"
+    i=$((i + 1))
+done
 LOAD_SECONDS="${CHAOS_SECONDS:-60}"
 CALLERS="${CHAOS_CALLERS:-32}"
 WINDOW="${CHAOS_WINDOW:-120}"
@@ -38,9 +50,10 @@ FAILPOINTS=(
     "orders crash-at:after-create"
     "orders crash-at:outbox-after-delivery"
     "shipments crash-at:outbox-after-delivery"
-    "checkout crash-after:reserve"
-    "checkout crash-after:createOrder"
-    "checkout crash-after:authorize"
+    "checkout crash-at:after-reserve"
+    "checkout crash-at:after-create-order"
+    "checkout crash-at:after-authorize"
+    "checkout crash-at:after-confirm-order"
 )
 
 log() { printf 'chaos: %s\n' "$*" >&2; }
@@ -70,6 +83,7 @@ log "seed $SEED; $LOAD_SECONDS s of load from $CALLERS callers; recovery window 
 
 "$BIN/oms-loadgen" mixed --seed "$SEED" --duration "$LOAD_SECONDS" --concurrency "$CALLERS" \
     --catalog-size 200 --stock-per-sku 100000 --recovery-window "$WINDOW" --max-error-rate 0.9 --baseline-seconds 0 \
+    --fulfil-fraction "${CHAOS_FULFIL:-0.2}" --replay-sample 200 \
     --json-out "$OUT/result.json" --no-progress >"$OUT/loadgen.log" 2>&1 &
 LOADGEN=$!
 
@@ -115,6 +129,7 @@ FLOOD_DONE=0
 FLOOD_STATUS=0
 flood() {
     local service="$1"
+    restart_suite  # every service up, so the flood's target is the live process
     fault "stalled-peer flood against oms-$service (${CHAOS_FLOOD_PEERS:-400} peers)"
     /usr/bin/python3 "$ROOT/tools/stalled-peers.py" --pid "$(pid_of "$OMS_HOME/run/$service.pid")" \
         --port "$(port_of "$service")" --peers "${CHAOS_FLOOD_PEERS:-400}" --json-out "$OUT/flood.json" \

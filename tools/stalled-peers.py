@@ -27,12 +27,19 @@ import time
 UNAUTHENTICATED_FRAME_LIMIT = 256 << 10
 
 
+class ProcessGone(Exception):
+    pass
+
+
 def resident_bytes(pid):
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except FileNotFoundError:
+        pass
+    raise ProcessGone(f"process {pid} is not running")
 
 
 def peer_closed(sock):
@@ -120,4 +127,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except ProcessGone as gone:
+        # The service died under the flood (or was not running): that fails the flood.
+        print(f"stalled-peers: FAILED: {gone}", file=sys.stderr)
+        sys.exit(1)

@@ -107,7 +107,7 @@ extension CheckoutCoordinator {
     /// Gives up on a checkout: parked, it is no longer claimed by recovery until an operator resumes it.
     func park(_ run: inout DriveRun, reason: String, logger: Logger) async throws {
         logger.error(
-            "checkout parked: recovery gave up; resume it with `omsctl checkout resume`",
+            "checkout parked: recovery gave up; resume it with `omsctl parked resume <id>`",
             metadata: [
                 "checkout_id": "\(run.checkoutID)", "phase": "\(run.saga.phase.rawValue)", "attempts": "\(run.attempts)",
                 "reason": "\(reason)",

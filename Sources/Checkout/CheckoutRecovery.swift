@@ -92,7 +92,7 @@ extension CheckoutCoordinator {
                 attempts >= configuration.maxAttempts
             {
                 log.error(
-                    "checkout parked: recovery gave up; resume it with `omsctl checkout resume`",
+                    "checkout parked: recovery gave up; resume it with `omsctl parked resume <id>`",
                     metadata: ["attempts": "\(attempts)"])
                 try? await repository.parkUnleased(checkoutID: checkoutID, reason: "\(attempts) passes; last: \(error)")
                 metrics.recovery("parked")

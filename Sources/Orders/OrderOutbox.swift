@@ -135,7 +135,7 @@ public struct OrdersOutboxRelay: Sendable {
                 let park = attempts >= maxAttempts
                 if park {
                     logger.error(
-                        "outbox row parked: delivery keeps failing; fix the receiver, then clear parked_at",
+                        "outbox row parked: delivery keeps failing; fix the receiver, then `omsctl outbox resume <id>`",
                         metadata: ["outbox_id": "\(id)", "attempts": "\(attempts)", "error": "\(error)"])
                 } else {
                     logger.warning(
