@@ -94,3 +94,47 @@ public actor BatchCoalescer<Command: Sendable, Result: Sendable> {
     }
 }
 
+
+extension BatchCoalescer {
+    /// A coalescer for work that is applied to a batch all at once or, failing that, one command at a
+    /// time: `together` applies every command of a batch in one transaction with multi-row
+    /// statements and throws when it cannot apply every one of them as asked (a duplicate key, a
+    /// lost race, a refusal); the transaction is then rolled back and each command is applied
+    /// `alone`, the way a single call always was, so each caller gets its own answer and one
+    /// command's refusal never becomes its neighbours'. A lone command goes straight to `alone`.
+    /// - Parameters:
+    ///   - metricPrefix: see `init(metricPrefix:name:maxBatchSize:maxConcurrentBatches:duplicateKeyRetries:run:)`;
+    ///     fallbacks are counted by `<prefix>_batch_fallbacks_total{op}`.
+    ///   - name: the `op` dimension.
+    ///   - maxBatchSize: most commands in one batch.
+    ///   - maxConcurrentBatches: most batches running at once.
+    ///   - together: applies a whole batch; one value per command, in order.
+    ///   - alone: applies one command.
+    public init<Value: Sendable>(
+        metricPrefix: String, name: String, maxBatchSize: Int, maxConcurrentBatches: Int,
+        together: @escaping @Sendable ([Command]) async throws -> [Value],
+        alone: @escaping @Sendable (Command) async throws -> Value
+    ) where Result == Swift.Result<Value, any Error> {
+        let fallbacks = Counter(label: "\(metricPrefix)_batch_fallbacks_total", dimensions: [("op", name)])
+        self.init(
+            metricPrefix: metricPrefix, name: name, maxBatchSize: maxBatchSize,
+            maxConcurrentBatches: maxConcurrentBatches, duplicateKeyRetries: 0
+        ) { commands in
+            if commands.count > 1, let values = try? await together(commands), values.count == commands.count {
+                return values.map { .success($0) }
+            }
+            if commands.count > 1 { fallbacks.increment() }
+            // Each alone, concurrently (the connection pool bounds how many at once).
+            return await withTaskGroup(of: (Int, Swift.Result<Value, any Error>).self) { group in
+                for (i, command) in commands.enumerated() {
+                    group.addTask {
+                        do { return (i, .success(try await alone(command))) } catch { return (i, .failure(error)) }
+                    }
+                }
+                var results = [Swift.Result<Value, any Error>?](repeating: nil, count: commands.count)
+                for await (i, result) in group { results[i] = result }
+                return results.compactMap { $0 }
+            }
+        }
+    }
+}

@@ -24,54 +24,80 @@ struct OrderRepository: Sendable {
             [.string(checkoutID), .int64(Self.fenceOrderID), .datetime(now)])
     }
 
-    /// Inserts the order, its lines, the `created` event, the checkout key and the search document.
-    /// - Throws: `MySQLError` (`.duplicateKey` when the checkout id exists).
-    func insert(
-        _ tx: MySQLTransaction, id: Int64, order: NewOrder, addressJSON: String, requestHash: String, now: Date
-    ) async throws {
+    /// One order of a batched create (see `insertBatch`).
+    struct NewOrderRow: Sendable {
+        var id: Int64
+        var order: NewOrder
+        var requestHash: String
+        var now: Date
+    }
+
+    /// Inserts orders, each with its lines, its `created` event, its checkout key and its search
+    /// document: one multi-row statement per table, whether for one order or a batch.
+    /// - Throws: `MySQLError` (`.duplicateKey` when any checkout id exists: the caller then creates the
+    ///   orders one by one, so each gets its own answer).
+    func insertBatch(_ tx: MySQLTransaction, _ rows: [NewOrderRow]) async throws {
+        func values(_ tuple: String, _ count: Int) -> String {
+            Array(repeating: tuple, count: count).joined(separator: ", ")
+        }
         try await tx.execute(
-            "INSERT INTO order_checkouts (checkout_id, order_id, request_hash, created_at) VALUES (?, ?, ?, ?)",
-            [.string(order.checkoutID), .int64(id), .string(requestHash), .datetime(now)])
+            "INSERT INTO order_checkouts (checkout_id, order_id, request_hash, created_at) VALUES "
+                + values("(?, ?, ?, ?)", rows.count),
+            rows.flatMap { r -> [MySQLValue] in
+                [.string(r.order.checkoutID), .int64(r.id), .string(r.requestHash), .datetime(r.now)]
+            })
         try await tx.execute(
             """
             INSERT INTO orders (id, checkout_id, customer_id, customer_name, customer_email, status, currency,
                 total_minor, paid_minor, refunded_minor, reservation_id, shipping_address, metadata, version,
                 created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, 'pending_payment', ?, ?, 0, 0, ?, ?, ?, 1, ?, ?)
-            """,
-            [
-                .int64(id), .string(order.checkoutID), .string(order.customer.id), .string(order.customer.name),
-                .string(order.customer.email), .string(order.currency), .int64(order.totalMinor ?? 0),
-                order.reservationID.isEmpty ? .null : .string(order.reservationID), .json(addressJSON),
-                .json(order.metadataJSON.isEmpty ? "{}" : order.metadataJSON), .datetime(now), .datetime(now),
-            ])
-        // Every line in one multi-row INSERT (one round trip whatever the cart size).
-        var itemBinds: [MySQLValue] = []
-        itemBinds.reserveCapacity(order.lines.count * 8)
-        for (i, line) in order.lines.enumerated() {
-            itemBinds += [
-                .int64(id), .int32(Int32(i + 1)), .string(line.sku), .string(line.productName),
-                .int32(line.quantity), .int64(line.unitPriceMinor),
-                .int64(line.unitPriceMinor * Int64(line.quantity)),
-                .json(line.attributesJSON.isEmpty ? "{}" : line.attributesJSON),
-            ]
-        }
-        if !order.lines.isEmpty {
+            VALUES
+            """ + " " + values("(?, ?, ?, ?, ?, 'pending_payment', ?, ?, 0, 0, ?, ?, ?, 1, ?, ?)", rows.count),
+            rows.flatMap { r -> [MySQLValue] in
+                let o = r.order
+                return [
+                    .int64(r.id), .string(o.checkoutID), .string(o.customer.id), .string(o.customer.name),
+                    .string(o.customer.email), .string(o.currency), .int64(o.totalMinor ?? 0),
+                    o.reservationID.isEmpty ? .null : .string(o.reservationID), .json(o.shippingAddressJSON),
+                    .json(o.metadataJSON.isEmpty ? "{}" : o.metadataJSON), .datetime(r.now), .datetime(r.now),
+                ]
+            })
+        let lines = rows.flatMap { r in r.order.lines.enumerated().map { (r.id, $0.offset + 1, $0.element) } }
+        if !lines.isEmpty {
             try await tx.execute(
                 """
                 INSERT INTO order_items (order_id, line_no, sku, product_name, quantity, unit_price_minor,
                     line_total_minor, attributes)
-                VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: order.lines.count).joined(separator: ", "))
-                """, itemBinds)
+                VALUES
+                """ + " " + values("(?, ?, ?, ?, ?, ?, ?, ?)", lines.count),
+                lines.flatMap { id, no, line -> [MySQLValue] in
+                    [
+                        .int64(id), .int32(Int32(no)), .string(line.sku), .string(line.productName),
+                        .int32(line.quantity), .int64(line.unitPriceMinor),
+                        .int64(line.unitPriceMinor * Int64(line.quantity)),
+                        .json(line.attributesJSON.isEmpty ? "{}" : line.attributesJSON),
+                    ]
+                })
         }
-        try await insertEvent(
-            tx, orderID: id, seq: 1, event: "created", from: nil, to: .pendingPayment,
-            detail: ["checkout_id": order.checkoutID], now: now)
-        let doc = Self.searchDocument(
-            id: id, customer: order.customer, productNames: order.lines.map(\.productName))
         try await tx.execute(
-            "INSERT INTO order_search (order_id, customer_id, status, created_at, doc) VALUES (?, ?, 'pending_payment', ?, ?)",
-            [.int64(id), .string(order.customer.id), .datetime(now), .string(doc)])
+            "INSERT INTO order_events (order_id, seq, event, from_status, to_status, detail, created_at) VALUES "
+                + values("(?, 1, 'created', NULL, ?, ?, ?)", rows.count),
+            rows.flatMap { r -> [MySQLValue] in
+                [
+                    .int64(r.id), .string(OrderStatus.pendingPayment.rawValue),
+                    .json(JSONText.object(["checkout_id": r.order.checkoutID])), .datetime(r.now),
+                ]
+            })
+        try await tx.execute(
+            "INSERT INTO order_search (order_id, customer_id, status, created_at, doc) VALUES "
+                + values("(?, ?, 'pending_payment', ?, ?)", rows.count),
+            rows.flatMap { r -> [MySQLValue] in
+                [
+                    .int64(r.id), .string(r.order.customer.id), .datetime(r.now),
+                    .string(Self.searchDocument(
+                        id: r.id, customer: r.order.customer, productNames: r.order.lines.map(\.productName))),
+                ]
+            })
     }
 
     /// The text indexed for search: order id, product names, customer name and e-mail (with its parts

@@ -18,6 +18,8 @@ public final class OrdersCore: Sendable {
     let repository = OrderRepository()
     let recentWrites: RecentWrites
     private let now: @Sendable () -> Date
+    /// Creates of concurrent callers, inserted together (see `create`).
+    private let creates: BatchCoalescer<OrderRepository.NewOrderRow, Result<Void, any Error>>
     private let transitions = Counter(label: "oms_orders_transitions_total")
     private let conflicts = Counter(label: "oms_orders_version_conflicts_total")
 
@@ -37,7 +39,20 @@ public final class OrdersCore: Sendable {
         self.logger = logger
         self.now = now
         self.recentWrites = RecentWrites(window: recentWriteWindow)
+        let repository = self.repository
+        creates = BatchCoalescer(
+            metricPrefix: "oms_orders", name: "create", maxBatchSize: Self.maxCreateBatch, maxConcurrentBatches: 1,
+            together: { rows in
+                try await database.transaction(retryable: true) { tx in try await repository.insertBatch(tx, rows) }
+                return rows.map { _ in () }
+            },
+            alone: { row in
+                try await database.transaction(retryable: true) { tx in try await repository.insertBatch(tx, [row]) }
+            })
     }
+
+    /// Most orders created in one transaction.
+    public static let maxCreateBatch = 128
 
     // MARK: Create
 
@@ -55,11 +70,11 @@ public final class OrdersCore: Sendable {
         let id = ids.next()
         let stamp = OrderID.date(of: id)
         do {
-            try await database.transaction(retryable: true) { tx in
-                try await repository.insert(
-                    tx, id: id, order: order, addressJSON: order.shippingAddressJSON, requestHash: fingerprint.value,
-                    now: stamp)
-            }
+            // Concurrent creates share one transaction; a batch that cannot insert every order (a repeat
+            // among them) is undone and each is created alone, so each keeps its own answer.
+            try await creates.submit(
+                OrderRepository.NewOrderRow(id: id, order: order, requestHash: fingerprint.value, now: stamp)
+            ).get()
         } catch let e as MySQLError where e.kind == .duplicateKey {
             // A repeat, or a concurrent create of the same checkout that won: answer with its order.
             if let existing = try await existingOrder(checkoutID: order.checkoutID, fingerprint: fingerprint) {

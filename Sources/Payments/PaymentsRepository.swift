@@ -1,6 +1,7 @@
 import Foundation
 import OMSCore
 import OMSMySQL
+import OMSServiceKit
 
 /// A `payment_intents` row with the columns the engine needs beyond `PaymentRecord`.
 struct IntentRow: Sendable, Hashable {
@@ -39,6 +40,28 @@ struct VersionConflict: Error {}
 /// SQL for the payments schema. Every caller-supplied value travels as a bound parameter.
 struct PaymentsRepository: Sendable {
     let database: MySQLDatabase
+    /// New intents of concurrent Authorize calls, recorded together (see `insertPendingIntent`).
+    private let newIntents: BatchCoalescer<NewIntent, Result<Void, any Error>>
+
+    /// Most intents recorded in one transaction.
+    static let maxIntentBatch = 128
+
+    init(database: MySQLDatabase) {
+        self.database = database
+        newIntents = BatchCoalescer(
+            metricPrefix: "oms_payments", name: "intent", maxBatchSize: Self.maxIntentBatch, maxConcurrentBatches: 1,
+            together: { intents in
+                try await Self.insertPendingIntents(intents, database: database)
+                return intents.map { _ in () }
+            },
+            alone: { intent in try await Self.insertPendingIntents([intent], database: database) })
+    }
+
+    /// A pending intent to record, with its metadata.
+    struct NewIntent: Sendable {
+        var row: IntentRow
+        var metadataJSON: String
+    }
 
     private static let intentColumns = """
         id, idempotency_key, request_hash, order_id, currency, amount, captured_amount, refunded_amount, status,
@@ -82,32 +105,50 @@ struct PaymentsRepository: Sendable {
         ).map(Self.intentRow)
     }
 
-    /// Inserts a new pending intent (claimed by its creator) and its first event, in one transaction.
-    /// - Throws: `MySQLError` `.duplicateKey` when the idempotency key (or, rarely, the id) exists.
+    /// Records a new pending intent (claimed by its creator) and its first event. Concurrent calls
+    /// share one transaction; a batch that cannot record every intent is undone and each is recorded
+    /// alone, so each caller gets its own answer.
+    /// - Throws: `MySQLError` `.duplicateKey` when the idempotency key (or, rarely, the id) exists;
+    ///   `AuthorizationCancelled` when the key was cancelled first.
     func insertPendingIntent(_ row: IntentRow, metadataJSON: String) async throws {
-        let r = row.record
+        try await newIntents.submit(NewIntent(row: row, metadataJSON: metadataJSON)).get()
+    }
+
+    /// Inserts intents and their first events with one multi-row statement each, in one transaction.
+    /// - Throws: as `insertPendingIntent`, for any of them (the transaction is then rolled back).
+    private static func insertPendingIntents(_ intents: [NewIntent], database: MySQLDatabase) async throws {
         try await database.batchedTransaction(retryable: true) { tx in
             try tx.execute(
                 """
                 INSERT INTO payment_intents (id, idempotency_key, request_hash, order_id, currency, amount, status,
                     card_brand, card_last4, card_exp_month, card_exp_year, provider, provider_key, claimed_until,
                     metadata, version, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, 'sandbox', ?, ?, ?, 0, ?, ?)
-                """,
-                [
-                    .uint64(r.id), .string(r.idempotencyKey), .string(row.requestHash), .string(r.orderID),
-                    .string(r.currency), .int64(r.amount), .string(r.cardBrand), .string(r.cardLastFour),
-                    .int64(Int64(r.cardExpiryMonth)), .int64(Int64(r.cardExpiryYear)), .string(row.providerKey),
-                    .optional(row.claimedUntil, MySQLValue.datetime), .json(metadataJSON), .datetime(row.createdAt),
-                    .datetime(row.createdAt),
-                ])
-            try Self.insertEvent(
-                tx, paymentID: r.id, event: .authorizationRequested, amount: r.amount, from: nil, to: .pending,
-                version: 0, operationID: nil, details: nil, at: row.createdAt)
-            // After our key is locked by the insert: a cancellation committed first wins (see V002).
-            if try tx.queryOne(
-                "SELECT idempotency_key FROM authorization_cancellations WHERE idempotency_key = ? FOR UPDATE",
-                [.string(r.idempotencyKey)]) != nil
+                VALUES
+                """ + " "
+                    + Array(repeating: "(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, 'sandbox', ?, ?, ?, 0, ?, ?)",
+                            count: intents.count).joined(separator: ", "),
+                intents.flatMap { intent -> [MySQLValue] in
+                    let row = intent.row
+                    let r = row.record
+                    return [
+                        .uint64(r.id), .string(r.idempotencyKey), .string(row.requestHash), .string(r.orderID),
+                        .string(r.currency), .int64(r.amount), .string(r.cardBrand), .string(r.cardLastFour),
+                        .int64(Int64(r.cardExpiryMonth)), .int64(Int64(r.cardExpiryYear)), .string(row.providerKey),
+                        .optional(row.claimedUntil, MySQLValue.datetime), .json(intent.metadataJSON),
+                        .datetime(row.createdAt), .datetime(row.createdAt),
+                    ]
+                })
+            try insertEvents(tx, intents.map { intent in
+                EventRow(
+                    paymentID: intent.row.record.id, event: .authorizationRequested, amount: intent.row.record.amount,
+                    from: nil, to: .pending, version: 0, operationID: nil, details: nil, at: intent.row.createdAt)
+            })
+            // After our keys are locked by the insert: a cancellation committed first wins (see V002).
+            // Every key is looked up (and locked), so none can be cancelled between this check and the commit.
+            if try !tx.query(
+                "SELECT idempotency_key FROM authorization_cancellations WHERE idempotency_key IN ("
+                    + Array(repeating: "?", count: intents.count).joined(separator: ", ") + ") FOR UPDATE",
+                intents.map { .string($0.row.record.idempotencyKey) }).isEmpty
             {
                 throw AuthorizationCancelled()
             }
@@ -283,18 +324,42 @@ struct PaymentsRepository: Sendable {
         _ tx: MySQLBatchedTransaction, paymentID: UInt64, event: PaymentEventKind, amount: Int64, from: PaymentStatus?,
         to: PaymentStatus, version: Int64, operationID: UInt64?, details: [String: String]?, at: Date
     ) throws {
+        try insertEvents(tx, [
+            EventRow(
+                paymentID: paymentID, event: event, amount: amount, from: from, to: to, version: version,
+                operationID: operationID, details: details, at: at)
+        ])
+    }
+
+    /// One row of `payment_events`.
+    struct EventRow: Sendable {
+        var paymentID: UInt64
+        var event: PaymentEventKind
+        var amount: Int64
+        var from: PaymentStatus?
+        var to: PaymentStatus
+        var version: Int64
+        var operationID: UInt64?
+        var details: [String: String]?
+        var at: Date
+    }
+
+    /// Writes event rows with one multi-row INSERT.
+    private static func insertEvents(_ tx: MySQLBatchedTransaction, _ events: [EventRow]) throws {
         try tx.execute(
             """
             INSERT INTO payment_events (payment_id, event, amount, from_status, to_status, intent_version,
                 operation_id, details, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                .uint64(paymentID), .string(event.rawValue), .int64(amount),
-                .optional(from?.rawValue, MySQLValue.string),
-                .string(to.rawValue), .int64(version), .optional(operationID, MySQLValue.uint64),
-                .optional(details.map(jsonObject), MySQLValue.json), .datetime(at),
-            ])
+            VALUES
+            """ + " " + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: events.count).joined(separator: ", "),
+            events.flatMap { e -> [MySQLValue] in
+                [
+                    .uint64(e.paymentID), .string(e.event.rawValue), .int64(e.amount),
+                    .optional(e.from?.rawValue, MySQLValue.string),
+                    .string(e.to.rawValue), .int64(e.version), .optional(e.operationID, MySQLValue.uint64),
+                    .optional(e.details.map(jsonObject), MySQLValue.json), .datetime(e.at),
+                ]
+            })
     }
 
     /// A JSON object of strings, keys sorted.

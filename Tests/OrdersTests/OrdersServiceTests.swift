@@ -218,6 +218,50 @@ struct OrdersServiceTests {
         }
     }
 
+    @Test func concurrentCreatesShareTransactionsAndEachKeepsItsOwnAnswer() async throws {
+        try await withService { s, db in
+            // A fence, and one order created before the burst.
+            var fence = OrdersV1.CancelOrderRequest()
+            fence.checkoutID = "co-fenced"
+            fence.reason = "test"
+            _ = try await s.cancelOrder(fence, context: context)
+            let earlier = try await create(s, createRequest(checkout: "co-earlier"))
+            var different = createRequest(checkout: "co-earlier")
+            different.lines[0].quantity = 3
+            // 60 at once: 56 new orders, a repeat of an earlier one, a different request with its key,
+            // a fenced checkout, and two racing creates of one new checkout.
+            enum Answer: Equatable { case order(String), code(RPCStatusCode) }
+            var requests: [(String, OrdersV1.CreateOrderRequest)] = (0..<56).map { ("new-\($0)", createRequest(checkout: "co-new-\($0)")) }
+            requests += [
+                ("repeat", createRequest(checkout: "co-earlier")), ("different", different),
+                ("fenced", createRequest(checkout: "co-fenced")),
+                ("race-a", createRequest(checkout: "co-race2")), ("race-b", createRequest(checkout: "co-race2")),
+            ]
+            let answers = await withTaskGroup(of: (String, Answer).self) { g in
+                for (name, request) in requests {
+                    g.addTask {
+                        do { return (name, .order(try await create(s, request).orderID)) } catch let e as RPCError {
+                            return (name, .code(e.code))
+                        } catch { return (name, .code(.unknown)) }
+                    }
+                }
+                return await g.reduce(into: [String: Answer]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(answers["repeat"] == .order(earlier.orderID))
+            #expect(answers["different"] == .code(.alreadyExists))
+            #expect(answers["fenced"] == .code(.failedPrecondition))
+            #expect(answers["race-a"] != nil && answers["race-a"] == answers["race-b"])
+            let created = Set((0..<56).compactMap { i -> String? in
+                if case .order(let id) = answers["new-\(i)"] { return id }
+                return nil
+            })
+            #expect(created.count == 56)
+            #expect(try await db.count("SELECT COUNT(*) FROM orders") == 1 + 56 + 1)
+            #expect(try await db.count("SELECT COUNT(*) FROM order_events") == 1 + 56 + 1)
+            #expect(try await db.count("SELECT COUNT(*) FROM order_search") == 1 + 56 + 1)
+        }
+    }
+
     // MARK: Transitions
 
     @Test func lifecycleWritesOneEventPerTransition() async throws {

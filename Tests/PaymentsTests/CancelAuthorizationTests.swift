@@ -32,6 +32,32 @@ import Testing
         }
     }
 
+    @Test func aCancelledKeyAmongConcurrentAuthorizationsFailsOnlyItself() async throws {
+        try await PaymentsHarness.run { h in
+            _ = try await h.service.cancelAuthorization(Self.cancel("burst-cancelled"), context: h.context())
+            // 40 authorizations at once share the intent inserts; the cancelled key among them is
+            // refused and every other one is authorized once.
+            let keys = (0..<40).map { "burst-\($0)" } + ["burst-cancelled"]
+            let answers = await withTaskGroup(of: (String, RPCStatusCode?).self) { group in
+                for key in keys {
+                    group.addTask {
+                        do {
+                            _ = try await h.authorize(PaymentsHarness.authorizeRequest(key: key))
+                            return (key, nil)
+                        } catch let e as RPCError { return (key, e.code) } catch { return (key, .unknown) }
+                    }
+                }
+                return await group.reduce(into: [String: RPCStatusCode?]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(answers["burst-cancelled"] == .some(.failedPrecondition))
+            #expect(keys.dropLast().allSatisfy { answers[$0] == .some(nil) })
+            let n = try await h.database.primary.queryOne(
+                "SELECT COUNT(*) AS n, SUM(status = 'authorized') AS a FROM payment_intents")
+            #expect(try n?.int64("n") == 40 && n?.int64("a") == 40)
+            #expect(await h.sandbox.authorizeCallCount == 40)
+        }
+    }
+
     @Test func cancelAfterAuthorizeReturnsThePaymentToVoid() async throws {
         try await PaymentsHarness.run { h in
             let p = try await h.authorize(PaymentsHarness.authorizeRequest(key: "early-1"))
