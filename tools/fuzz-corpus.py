@@ -57,7 +57,9 @@ REQUESTS = {
     "oms.inventory.v1.ListProductsRequest": ['page_size: 50 page_token: "abc" include_inactive: true',
                                              'page_size: 4294967295'],
     "oms.inventory.v1.AdjustStockRequest": ['sku: "SKU-1" kind: ADJUSTMENT_KIND_RECEIVE quantity: 10 reason: "po" reference: "po-7"',
-                                            'sku: "SKU-1" kind: ADJUSTMENT_KIND_SET quantity: -9223372036854775808'],
+                                            'sku: "SKU-1" kind: ADJUSTMENT_KIND_SET quantity: -9223372036854775808',
+                                            # Found by FuzzRequestValidate: abs(Int64.min) trapped in the CORRECT check.
+                                            'sku: "SKU-1" kind: ADJUSTMENT_KIND_CORRECT quantity: -9223372036854775808 reason: "r"'],
     "oms.inventory.v1.GetStockRequest": ['skus: "SKU-1" skus: "SKU-2" consistent: true'],
     "oms.inventory.v1.ReserveRequest": [
         'reservation_id: "r-1" lines { sku: "SKU-1" quantity: 2 } lines { sku: "SKU-2" quantity: 1 } ttl_ms: 60000 reference: "chk-1"',

@@ -106,7 +106,7 @@ extension InventoryV1.AdjustStockRequest: RPCValidatable {
                 throw RPCError.invalidArgument("quantity must be in 1...\(limit) for RECEIVE")
             }
         case .correct:
-            guard quantity != 0, abs(quantity) <= limit else {
+            guard quantity != 0, quantity.magnitude <= UInt64(limit) else {  // abs(Int64.min) would trap
                 throw RPCError.invalidArgument("quantity must be non-zero and at most \(limit) in magnitude for CORRECT")
             }
         case .set:

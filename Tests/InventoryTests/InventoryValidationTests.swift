@@ -92,6 +92,10 @@ struct InventoryValidationTests {
                 ("adjust no kind", await statusCode {
                     _ = try await h.call(InventoryV1.Inventory.Method.adjustStock, InventoryV1.AdjustStockRequest(sku: "VA", kind: .unspecified, quantity: 1, reason: "r"), context: ctx)
                 }),
+                // Found by FuzzRequestValidate: abs(Int64.min) trapped and killed the process.
+                ("adjust correct by Int64.min", await statusCode {
+                    _ = try await h.call(InventoryV1.Inventory.Method.adjustStock, InventoryV1.AdjustStockRequest(sku: "VA", kind: .correct, quantity: .min, reason: "r"), context: ctx)
+                }),
                 ("adjust no reason", await statusCode {
                     _ = try await h.call(InventoryV1.Inventory.Method.adjustStock, InventoryV1.AdjustStockRequest(sku: "VA", kind: .receive, quantity: 1, reason: ""), context: ctx)
                 }),
