@@ -101,16 +101,22 @@ extension SuiteDriver {
     }
 
     /// Sends the checkouts of `keys` again with the same key and request, 16 at a time, asking again (up to 10
-    /// times, 1 s apart) while the answer is not final.
+    /// times, 1 s apart) while the answer is not final. The whole pass ends within `replayBudget`: a checkout
+    /// still unfinished by then is recorded without a final answer (a violation of `replays-agree`), so a run
+    /// against a suite that never finishes a checkout still ends with its audit.
     /// - Parameters:
     ///   - keys: this run's checkout keys.
     ///   - first: what the first calls answered.
     ///   - checkout: the planned checkout of an operation index.
     /// - Returns: one replay per key whose checkout the plan knows.
+    /// The longest the replay pass takes.
+    static let replayBudget: Duration = .seconds(90)
+
     func replay(
         keys: [String], first: [String: ClientOutcome], checkout: @escaping @Sendable (Int) -> PlannedCheckout
     ) async -> [ReplayFacts] {
         let scratch = LoadStats()  // the run's counters stay those of the load
+        let deadline = ContinuousClock.now + Self.replayBudget
         return await withTaskGroup(of: ReplayFacts?.self) { group in
             var pending = keys[...]
             var out: [ReplayFacts] = []
@@ -118,10 +124,10 @@ extension SuiteDriver {
                 guard let key = pending.popFirst() else { return }
                 group.addTask {
                     guard let index = index(ofKey: key) else { return nil }
-                    var answer = await send(checkout(index), stats: scratch)
-                    for _ in 0..<10 where !answer.outcome.isKnown {
+                    var answer = await send(checkout(index), stats: scratch, until: deadline)
+                    for _ in 0..<10 where !answer.outcome.isKnown && ContinuousClock.now < deadline {
                         try? await Task.sleep(for: .seconds(1))
-                        answer = await send(checkout(index), stats: scratch)
+                        answer = await send(checkout(index), stats: scratch, until: deadline)
                     }
                     return ReplayFacts(
                         idempotencyKey: key, first: first[key] ?? .unknown(detail: "never answered"), replay: answer.outcome)

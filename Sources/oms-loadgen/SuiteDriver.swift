@@ -134,13 +134,13 @@ struct SuiteDriver: Sendable {
 
     /// Sends the PlaceOrder of a planned checkout (polling while another call with the key runs) and classifies
     /// the answer.
-    func send(_ c: PlannedCheckout, stats: LoadStats) async -> Answer {
+    func send(_ c: PlannedCheckout, stats: LoadStats, until deadline: ContinuousClock.Instant? = nil) async -> Answer {
         let checkout = client(c.index).checkout
         do {
             var response = try await checkout.placeOrder(request(for: c), options: CallOptions(timeout: timeout))
             // Another call with this key is running (a retry after a lost reply): ask until it ends.
             var polls = 0
-            while case .inProgress = response.outcome, polls < 100 {
+            while case .inProgress = response.outcome, polls < 100, deadline.map({ ContinuousClock.now < $0 }) ?? true {
                 polls += 1
                 try await Task.sleep(for: .milliseconds(100))
                 response = try await checkout.placeOrder(request(for: c), options: CallOptions(timeout: timeout))
