@@ -11,7 +11,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 # The storage-pool and RPC tests, run under each sanitizer by `make sanitize`.
 SANITIZE_FILTER ?= OMSMySQLTests|OMSRedisTests|OMSRPCTests|OMSRPCCoreTests
 
-.PHONY: help env build build-release run test up down status logs proto proto-check bench reset clean \
+.PHONY: help env build build-release run test up down status logs proto proto-check bench bench-group-commit reset clean \
 	chaos chaos-smoke fuzz fuzz-smoke fuzz-corpus sanitize
 
 help:
@@ -20,6 +20,7 @@ help:
 	@echo "make up / make down / make status / make logs   the suite in the background under .oms/"
 	@echo "make proto  regenerate protoc-c output and the Swift layer (committed)"
 	@echo "make bench  benchmarks (figures go to docs/benchmarks.md)"
+	@echo "make bench-group-commit  group commit off vs on, side by side (CPU, statements, commits per order)"
 	@echo "make chaos  fault injection under load (kill -9, SIGSTOP, MariaDB and Redis faults), then the audit"
 	@echo "make fuzz   libFuzzer targets (Fuzz/), FUZZ_SECONDS each; make fuzz-smoke: FUZZ_SMOKE_SECONDS each"
 	@echo "make sanitize  storage-pool and RPC tests under AddressSanitizer and ThreadSanitizer"
@@ -90,6 +91,9 @@ sanitize: env
 
 bench: build-release
 	@tools/bench.sh
+
+bench-group-commit: build-release
+	@tools/bench-group-commit.sh
 
 reset:
 	@tools/oms-suite.sh stop || true

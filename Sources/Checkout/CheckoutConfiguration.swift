@@ -7,6 +7,8 @@ import OMSServiceKit
 public struct CheckoutConfiguration: Sendable {
     /// Node id of this instance for checkout ids (`node-id`, 0…1023).
     public var nodeID: Int = 0
+    /// Most saga-log writes of concurrent checkouts committed together (`write-batch-size`; 1: each alone).
+    public var logBatch: Int = CheckoutRepository.defaultLogBatch
     /// Lease owner name of this instance (host, pid and a random suffix by default).
     public var instanceName: String = CheckoutConfiguration.defaultInstanceName()
     /// How long an instance owns a checkout after each write (`lease`, default 30 s). Must exceed
@@ -62,6 +64,7 @@ public struct CheckoutConfiguration: Sendable {
     public init(options: CheckoutOptions) throws {
         self.init()
         nodeID = options.nodeID
+        logBatch = options.writeBatchSize
         if let name = options.instanceName { instanceName = name }
         lease = options.lease
         stepTimeout = options.stepTimeout
@@ -121,6 +124,7 @@ public enum CheckoutFailpoint: String, FailpointName {
 public struct CheckoutOptions: ParsableArguments, Sendable, FailpointSettings {
     private static let defaults = CheckoutConfiguration()
 
+    @Option(writeBatchSize: CheckoutRepository.defaultLogBatch) public var writeBatchSize: Int
     @Option(setting: "node-id", range: 0...1023, help: "Node id of this instance in checkout ids; one per instance.")
     public var nodeID = defaults.nodeID
     @Option(setting: "instance-name", help: "Lease owner name of this instance.", defaultText: "<host>:<pid>:<random>")

@@ -50,7 +50,7 @@ public final class CheckoutCoordinator: Sendable {
         database: MySQLDatabase, inventory: any InventoryPort, orders: any OrdersPort, payments: any PaymentsPort,
         configuration: CheckoutConfiguration, logger: Logger
     ) {
-        self.repository = CheckoutRepository(database: database)
+        self.repository = CheckoutRepository(database: database, maxLogBatch: configuration.logBatch)
         self.inventory = inventory
         self.orders = orders
         self.payments = payments

@@ -33,15 +33,17 @@ public struct CheckoutRepository: Sendable {
     /// Saga-log writes of concurrent checkouts, committed together (see `insert` and `update`).
     let logWrites: BatchCoalescer<LogWrite, Result<Int, any Error>>
 
-    /// Most saga-log writes committed in one transaction.
-    public static let maxLogBatch = 256
+    /// Most saga-log writes committed in one transaction, unless `write-batch-size` says otherwise.
+    public static let defaultLogBatch = 256
 
     /// Creates a repository.
-    /// - Parameter database: the `oms_checkout` database.
-    public init(database: MySQLDatabase) {
+    /// - Parameters:
+    ///   - database: the `oms_checkout` database.
+    ///   - maxLogBatch: most saga-log writes of concurrent checkouts committed together (1: each alone).
+    public init(database: MySQLDatabase, maxLogBatch: Int = defaultLogBatch) {
         self.database = database
         logWrites = BatchCoalescer(
-            metricPrefix: "oms_checkout", name: "log", maxBatchSize: Self.maxLogBatch, maxConcurrentBatches: 1
+            metricPrefix: "oms_checkout", name: "log", maxBatchSize: maxLogBatch, maxConcurrentBatches: 1
         ) { writes in await Self.apply(writes, database: database) }
     }
 

@@ -218,6 +218,16 @@ extension Option where Value == Int {
     }
 }
 
+extension Option where Value == Int {
+    /// `write-batch-size`: the most concurrent callers' writes one group commit takes together
+    /// (`BatchCoalescer`; docs/architecture.md, "Batching"). 1 commits every write alone.
+    public init(writeBatchSize wrappedValue: Int) {
+        self.init(
+            wrappedValue: wrappedValue, setting: "write-batch-size", range: 1...1024,
+            help: "Most concurrent callers' writes committed together (group commit); 1 commits each alone.")
+    }
+}
+
 extension Option where Value == Duration {
     /// A duration setting (`500ms`, `30s`, `5m`, `1h` or milliseconds).
     public init(wrappedValue: Duration, setting key: String, help: String) {

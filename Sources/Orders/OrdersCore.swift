@@ -28,11 +28,12 @@ public final class OrdersCore: Sendable {
     ///   - ids: the id generator of this instance.
     ///   - recentWriteWindow: how long reads about a customer or an order this instance just wrote go to the
     ///     primary (read-your-writes without a token).
+    ///   - maxCreateBatch: most concurrent creates inserted in one transaction (1: each alone).
     ///   - logger: logger.
     ///   - now: the clock.
     public init(
-        database: MySQLDatabase, ids: OrderIDGenerator, recentWriteWindow: Duration = .seconds(5), logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        database: MySQLDatabase, ids: OrderIDGenerator, recentWriteWindow: Duration = .seconds(5),
+        maxCreateBatch: Int = defaultCreateBatch, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.database = database
         self.ids = ids
@@ -41,7 +42,7 @@ public final class OrdersCore: Sendable {
         self.recentWrites = RecentWrites(window: recentWriteWindow)
         let repository = self.repository
         creates = BatchCoalescer(
-            metricPrefix: "oms_orders", name: "create", maxBatchSize: Self.maxCreateBatch, maxConcurrentBatches: 1,
+            metricPrefix: "oms_orders", name: "create", maxBatchSize: maxCreateBatch, maxConcurrentBatches: 1,
             together: { rows in
                 try await database.transaction(retryable: true) { tx in try await repository.insertBatch(tx, rows) }
                 return rows.map { _ in () }
@@ -51,8 +52,8 @@ public final class OrdersCore: Sendable {
             })
     }
 
-    /// Most orders created in one transaction.
-    public static let maxCreateBatch = 128
+    /// Most orders created in one transaction, unless `write-batch-size` says otherwise.
+    public static let defaultCreateBatch = 128
 
     // MARK: Create
 

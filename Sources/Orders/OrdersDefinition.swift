@@ -38,7 +38,7 @@ public enum OrdersDefinition {
         try await maintenance.run()
         let service = OrdersService(
             database: database, nodeID: options.nodeID, recentWriteWindow: options.readYourWritesWindow,
-            failpoints: options.failpoint, logger: logger)
+            writeBatchSize: options.writeBatchSize, failpoints: options.failpoint, logger: logger)
         let relay = OrdersOutboxRelay(
             database: database, receiver: receiver, lease: options.outboxLease, maxAttempts: options.outboxMaxAttempts,
             failpoints: options.failpoint, logger: logger)
@@ -75,6 +75,7 @@ public enum OrdersFailpoint: String, FailpointName {
 /// The settings of `oms-orders` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
 /// `OMS_ORDERS_<KEY>`, then `OMS_<KEY>`, then the default.
 public struct OrdersOptions: ParsableArguments, Sendable, FailpointSettings {
+    @Option(writeBatchSize: OrdersCore.defaultCreateBatch) public var writeBatchSize: Int
     @Option(setting: "node-id", range: 0...1023, help: "Node id of this instance in order ids; one per instance.")
     public var nodeID = 0
     @Option(setting: "read-your-writes-window", help: "How long reads after a write go to the primary.")

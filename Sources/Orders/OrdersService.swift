@@ -27,15 +27,17 @@ public struct OrdersService: OrdersV1.OrdersService {
     ///   - database: primary (and optional replica) of `oms_orders`.
     ///   - nodeID: this instance's node id for order ids (0..<1024).
     ///   - recentWriteWindow: read-your-writes window for this instance's own writes.
+    ///   - writeBatchSize: most concurrent creates inserted together (1: each alone).
     ///   - failpoints: TEST-ONLY crash points.
     ///   - logger: logger.
     public init(
         database: MySQLDatabase, nodeID: Int, recentWriteWindow: Duration = .seconds(5),
-        failpoints: Failpoints<OrdersFailpoint> = .off, logger: Logger
+        writeBatchSize: Int = OrdersCore.defaultCreateBatch, failpoints: Failpoints<OrdersFailpoint> = .off,
+        logger: Logger
     ) {
         self.core = OrdersCore(
             database: database, ids: OrderIDGenerator(node: nodeID), recentWriteWindow: recentWriteWindow,
-            logger: logger)
+            maxCreateBatch: writeBatchSize, logger: logger)
         self.failpoints = failpoints
     }
 

@@ -23,6 +23,7 @@ public enum PaymentsDefinition {
             resolverInterval: options.resolverInterval)
         engine.nodeID = options.nodeID
         engine.failpoints = options.failpoint
+        engine.intentBatch = options.writeBatchSize
         return engine
     }
 
@@ -72,6 +73,7 @@ public enum PaymentsFailpoint: String, FailpointName {
 /// The settings of `oms-payments` beyond the shared ones (`ServiceOptions`): flag `--<key>`, then
 /// `OMS_PAYMENTS_<KEY>`, then `OMS_<KEY>`, then the default.
 public struct PaymentsOptions: ParsableArguments, Sendable, FailpointSettings {
+    @Option(writeBatchSize: PaymentsEngineSettings.defaultIntentBatch) public var writeBatchSize: Int
     @Option(setting: "provider", help: "The payment provider: sandbox (the only built-in one).")
     public var provider = "sandbox"
     @Option(setting: "sandbox-latency", help: "Delay of every sandbox answer.")

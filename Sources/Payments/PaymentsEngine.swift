@@ -19,6 +19,10 @@ public struct PaymentsEngineSettings: Sendable, Hashable {
     public var resolverInterval: Duration
     /// This instance's node id for time-ordered ids (`--node-id`); distinct per instance.
     public var nodeID: Int = 0
+    /// Most new intents of concurrent Authorize calls recorded together (`write-batch-size`; 1: each alone).
+    public var intentBatch = defaultIntentBatch
+    /// The default of `intentBatch`.
+    public static let defaultIntentBatch = 128
     /// TEST-ONLY crash points (`failpoint`); off unless a test arms them.
     public var failpoints: Failpoints<PaymentsFailpoint> = .off
 
@@ -60,7 +64,7 @@ public final class PaymentsEngine: Sendable {
         database: MySQLDatabase, provider: any PaymentProvider, settings: PaymentsEngineSettings = .init(),
         logger: Logger
     ) {
-        self.repository = PaymentsRepository(database: database)
+        self.repository = PaymentsRepository(database: database, maxIntentBatch: settings.intentBatch)
         self.provider = provider
         self.settings = settings
         self.logger = logger

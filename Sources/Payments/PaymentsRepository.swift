@@ -43,13 +43,10 @@ struct PaymentsRepository: Sendable {
     /// New intents of concurrent Authorize calls, recorded together (see `insertPendingIntent`).
     private let newIntents: BatchCoalescer<NewIntent, Result<Void, any Error>>
 
-    /// Most intents recorded in one transaction.
-    static let maxIntentBatch = 128
-
-    init(database: MySQLDatabase) {
+    init(database: MySQLDatabase, maxIntentBatch: Int = PaymentsEngineSettings.defaultIntentBatch) {
         self.database = database
         newIntents = BatchCoalescer(
-            metricPrefix: "oms_payments", name: "intent", maxBatchSize: Self.maxIntentBatch, maxConcurrentBatches: 1,
+            metricPrefix: "oms_payments", name: "intent", maxBatchSize: maxIntentBatch, maxConcurrentBatches: 1,
             together: { intents in
                 try await Self.insertPendingIntents(intents, database: database)
                 return intents.map { _ in () }
