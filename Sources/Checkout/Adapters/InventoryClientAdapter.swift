@@ -5,6 +5,8 @@ import OMSCore
 public struct InventoryClientAdapter: InventoryPort {
     /// The typed client.
     public let client: InventoryV1.InventoryClient
+    /// GetProduct calls in flight, shared by concurrent carts holding the same SKU.
+    let products = SharedLookups<String, CatalogItem?>()
 
     /// Creates the adapter.
     /// - Parameter transport: a transport to oms-inventory.
@@ -12,18 +14,27 @@ public struct InventoryClientAdapter: InventoryPort {
         self.client = InventoryV1.InventoryClient(transport: transport)
     }
 
-    /// Looks each SKU up with GetProduct (concurrently); NOT_FOUND leaves it out.
+    /// Looks each SKU up with GetProduct (concurrently); NOT_FOUND leaves it out. A lookup of a SKU already in
+    /// flight for another cart is shared (with that call's deadline), so a popular SKU is asked for once per
+    /// round trip, however many carts hold it.
     public func prices(skus: [String], deadline: ContinuousClock.Instant) async throws -> [String: CatalogItem] {
         let client = self.client
+        let products = self.products
         return try await withThrowingTaskGroup(of: CatalogItem?.self) { group in
             for sku in skus {
                 group.addTask {
                     do {
-                        let r = try await client.getProduct(InventoryV1.GetProductRequest(sku: sku), options: options(deadline))
-                        guard let p = r.product else { return nil }
-                        return CatalogItem(sku: p.sku, name: p.name, unitPrice: CheckoutMoney(p.price), active: p.active)
-                    } catch let e as RPCError where e.code == .notFound {
-                        return nil
+                        // A lookup of this SKU already in flight for another cart answers this one too.
+                        return try await products.value(sku) {
+                            do {
+                                let r = try await client.getProduct(
+                                    InventoryV1.GetProductRequest(sku: sku), options: options(deadline))
+                                guard let p = r.product else { return nil }
+                                return CatalogItem(sku: p.sku, name: p.name, unitPrice: CheckoutMoney(p.price), active: p.active)
+                            } catch let e as RPCError where e.code == .notFound {
+                                return nil
+                            }
+                        }
                     } catch {
                         throw PortError.from(error, effectful: false)
                     }
