@@ -29,10 +29,11 @@ export OMS_MYSQL_PORT="${CHAOS_MYSQL_PORT:-3327}"
 export OMS_REDIS_PORT="${CHAOS_REDIS_PORT:-6400}"
 # And its own service ports (RPC CHAOS_PORT_BASE+0…4, metrics +100…104), so a development suite on
 # 7100…7104 can run beside it and never answers in its place.
+upper() { printf '%s' "$1" | tr '[:lower:]' '[:upper:]'; }
 PORT_BASE="${CHAOS_PORT_BASE:-7250}"
 i=0
 for s in checkout inventory orders payments shipments; do
-    S="$(printf '%s' "$s" | tr '[:lower:]' '[:upper:]')"
+    S="$(upper "$s")"
     export "OMS_${S}_PORT=$((PORT_BASE + i))" "OMS_${S}_METRICS_PORT=$((PORT_BASE + 100 + i))"
     export "OMS_${S}_ADDR=127.0.0.1:$((PORT_BASE + i))"
     i=$((i + 1))
@@ -96,7 +97,7 @@ alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 # it without the failpoint (killing it first if the point was not reached).
 arm_failpoint() {
     local service="$1" failpoint="$2" var pid i
-    var="OMS_$(printf '%s' "$service" | tr '[:lower:]' '[:upper:]')_FAILPOINT"
+    var="OMS_$(upper "$service")_FAILPOINT"
     kill -KILL "$(pid_of "$OMS_HOME/run/$service.pid")" 2>/dev/null || true
     sleep 0.3
     env "$var=$failpoint" "$ROOT/tools/oms-suite.sh" start "$CONFIG" >>"$OUT/restarts.log" 2>&1 || true
@@ -112,15 +113,11 @@ arm_failpoint() {
     restart_suite
 }
 
-# The RPC port of a service: its OMS_<SERVICE>_ADDR when set, else the suite's default (7100…7104).
+# The RPC port this run gave a service (OMS_<SERVICE>_PORT, set above).
 port_of() {
-    local var addr
-    var="OMS_$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')_ADDR"
-    addr="${!var:-}"
-    if [ -n "$addr" ]; then printf '%s\n' "${addr##*:}"; return; fi
-    case "$1" in
-        checkout) echo 7100 ;; inventory) echo 7101 ;; orders) echo 7102 ;; payments) echo 7103 ;; shipments) echo 7104 ;;
-    esac
+    local var
+    var="OMS_$(upper "$1")_PORT"
+    printf '%s\n' "${!var}"
 }
 
 # The stalled-peer flood, once, in the foreground (no other fault while it holds, so its memory
