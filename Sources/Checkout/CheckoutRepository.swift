@@ -30,7 +30,8 @@ public struct CheckoutLogEntry: Sendable, Hashable {
 /// took the checkout over (or it changed under us) and the caller stops driving it.
 public struct CheckoutRepository: Sendable {
     let database: MySQLDatabase
-    /// Saga-log writes of concurrent checkouts, committed together (see `insert` and `update`).
+    /// Saga-log writes of concurrent checkouts, committed together (see `insert` and `update`): each
+    /// value is the rows a write changed.
     let logWrites: BatchCoalescer<LogWrite, Result<Int, any Error>>
 
     /// Most saga-log writes committed in one transaction, unless `write-batch-size` says otherwise.
@@ -42,53 +43,24 @@ public struct CheckoutRepository: Sendable {
     ///   - maxLogBatch: most saga-log writes of concurrent checkouts committed together (1: each alone).
     public init(database: MySQLDatabase, maxLogBatch: Int = defaultLogBatch) {
         self.database = database
+        // Several writes share one transaction and one commit; each statement still decides its own row
+        // (the version and lease checks are per checkout). A batch that fails (a duplicate key among
+        // its inserts, a lost connection) is applied one write at a time, so one checkout's failure is
+        // never its neighbours'.
         logWrites = BatchCoalescer(
-            metricPrefix: "oms_checkout", name: "log", maxBatchSize: maxLogBatch, maxConcurrentBatches: 1
-        ) { writes in await Self.apply(writes, database: database) }
+            metricPrefix: "oms_checkout", name: "log", maxBatchSize: maxLogBatch, maxConcurrentBatches: 1,
+            together: { writes in
+                try await database.batchedTransaction(retryable: true) { tx in
+                    try writes.map { Int(try tx.execute($0.sql, $0.binds).affectedRows) }
+                }
+            },
+            alone: { w in Int(try await database.write { c in try await c.execute(w.sql, w.binds) }.affectedRows) })
     }
 
     /// One saga-log write: a single statement that touches one checkout's row.
     struct LogWrite: Sendable {
         var sql: String
         var binds: [MySQLValue]
-    }
-
-    /// Applies saga-log writes. One alone is one autocommit statement, so a lone checkout pays
-    /// nothing for batching. Several are one transaction with one commit; each statement still
-    /// decides its own row (the version and lease checks are per checkout, and a duplicate key fails
-    /// only its own statement, which InnoDB rolls back alone). When that transaction fails as a whole,
-    /// each write is applied alone, so one checkout's failure is never its neighbours'.
-    /// - Returns: per write, the rows it changed, or its error.
-    private static func apply(_ writes: [LogWrite], database: MySQLDatabase) async -> [Result<Int, any Error>] {
-        if writes.count > 1 {
-            let together = try? await database.batchedTransaction(retryable: true) { tx in
-                writes.map { w -> Result<Int, any Error> in
-                    do {
-                        return .success(Int(try tx.execute(w.sql, w.binds).affectedRows))
-                    } catch let e as MySQLError where e.kind == .duplicateKey {
-                        return .failure(e)
-                    } catch {
-                        return .failure(error)
-                    }
-                }
-            }
-            // Any error but a duplicate key leaves the transaction in doubt: decide each write alone.
-            if let together, together.allSatisfy({ r in
-                if case .failure(let e) = r { return (e as? MySQLError)?.kind == .duplicateKey }
-                return true
-            }) {
-                return together
-            }
-        }
-        var results: [Result<Int, any Error>] = []
-        for w in writes {
-            do {
-                results.append(.success(Int(try await database.write { c in try await c.execute(w.sql, w.binds) }.affectedRows)))
-            } catch {
-                results.append(.failure(error))
-            }
-        }
-        return results
     }
 
     static let encoder: JSONEncoder = {
